@@ -1,0 +1,59 @@
+"""pallet_transaction_payment: what an extrinsic costs, charged before it is dispatched.
+
+fee = weight_to_fee(base weight + call weight) + length × byte fee + tip. Fees are burned (they
+leave total issuance), which is what the cross-chain supply invariant accounts for.
+"""
+
+from __future__ import annotations
+
+from node.primitives.scale_types import U8, U128, AccountId, Balance, Composite, Field
+from node.runtime.pallet import Constant, Pallet, StorageValue, event
+
+EXTRINSIC_BASE_WEIGHT = 125_000_000  # ref_time every extrinsic costs before its call
+BYTE_FEE = 1_000_000  # planck per encoded byte
+WEIGHT_FEE_DIVISOR = 100  # planck per 100 units of ref_time (integer, rounds toward zero)
+
+FixedU128 = Composite("sp_arithmetic::fixed_point::FixedU128", [Field(None, U128, "u128")])
+
+
+def weight_to_fee(ref_time: int) -> int:
+    return ref_time // WEIGHT_FEE_DIVISOR
+
+
+class TransactionPayment(Pallet):
+    name = "TransactionPayment"
+    crate = "pallet_transaction_payment"
+
+    # -- storage ------------------------------------------------------------------------------
+    NextFeeMultiplier = StorageValue(FixedU128, default=10**18)
+
+    # -- events -------------------------------------------------------------------------------
+    EVENTS = (
+        event(0, "TransactionFeePaid", "A transaction fee `actual_fee`, of which `tip` was added to the minimum inclusion fee, has been paid by `who`.",
+              who=AccountId, actual_fee=Balance, tip=Balance),
+    )
+
+    def __init__(self, index: int, balances):
+        super().__init__(index)
+        self.balances = balances
+
+    # -- constants ----------------------------------------------------------------------------
+    def constants(self):
+        return [Constant("OperationalFeeMultiplier", U8, 5, "A fee multiplier for `Operational` extrinsics to compute \"virtual tip\" to boost their `priority`")]
+
+    # -- the interface the executive uses -----------------------------------------------------
+    @staticmethod
+    def compute_fee(length: int, call_weight: int, tip: int = 0, pays_fee: bool = True) -> int:
+        if not pays_fee:
+            return tip
+        return weight_to_fee(EXTRINSIC_BASE_WEIGHT + call_weight) + length * BYTE_FEE + tip
+
+    def can_pay(self, state, who: bytes, fee: int) -> bool:
+        return fee == 0 or self.balances.can_withdraw(state, who, fee)
+
+    def charge(self, ctx, who: bytes, fee: int) -> bool:
+        """Withdraw the fee (keeping the payer alive); False if it cannot pay."""
+        return fee == 0 or self.balances.withdraw(ctx, who, fee, keep_alive=True)
+
+    def note_paid(self, ctx, who: bytes, fee: int, tip: int) -> None:
+        self.deposit_event(ctx, "TransactionFeePaid", {"who": who, "actual_fee": fee, "tip": tip})

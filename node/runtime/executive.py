@@ -1,0 +1,236 @@
+"""Block execution (FRAME's Executive): initialize, apply extrinsics, finalize; and the checks a
+transaction must pass to enter the pool or a block.
+
+The signed extensions run in Substrate's canonical order: CheckNonZeroSender, CheckSpecVersion,
+CheckTxVersion, CheckGenesis, CheckMortality (the last four through the signature, whose payload
+commits to them), CheckNonce, CheckWeight, ChargeTransactionPayment. Every check happens before
+the first write, so a refused extrinsic leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from node.primitives.extrinsic import UncheckedExtrinsic, verify_extrinsic_signature
+from node.primitives.scale import DecodeError, encode_compact
+from node.runtime import errors as tx
+from node.runtime.errors import DispatchError
+from node.runtime.overlay import StateOverlay
+from node.runtime.pallet import NONE, Origin
+from node.runtime.runtime import (
+    PHASE_FINALIZATION,
+    PHASE_INITIALIZATION,
+    CallInfo,
+    ExecutionContext,
+    InherentFailed,
+    Runtime,
+    phase_apply_extrinsic,
+)
+from node.pallets.system import BLOCK_HASH_COUNT
+from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
+
+MAX_BLOCK_WEIGHT = 4 * 10**12  # ref_time per block (4 s of reference compute)
+MAX_BLOCK_LENGTH = 5 * 1024 * 1024
+NORMAL_RATIO_PERCENT = 75  # share of weight and length open to ordinary transactions
+MAX_EXTRINSIC_LENGTH = MAX_BLOCK_LENGTH * NORMAL_RATIO_PERCENT // 100
+MAX_EXTRINSIC_WEIGHT = MAX_BLOCK_WEIGHT * NORMAL_RATIO_PERCENT // 100
+
+ZERO_ACCOUNT = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidTransaction:
+    """What the pool needs to order and chain transactions (Substrate's ValidTransaction)."""
+
+    priority: int
+    requires: tuple[bytes, ...]  # tags: (signer ++ nonce-1) while earlier nonces are pending
+    provides: tuple[bytes, ...]  # tags: (signer ++ nonce)
+    longevity: int  # blocks until the mortal era ends
+    fee: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedExtrinsic:
+    """An extrinsic that decoded and whose call decoded; `call` is the runtime call value."""
+
+    xt: UncheckedExtrinsic
+    call: object
+    info: CallInfo
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    success: bool
+    error: DispatchError | None
+    fee: int
+
+
+def nonce_tag(account: bytes, nonce: int) -> bytes:
+    return account + nonce.to_bytes(4, "little")
+
+
+class Executive:
+    def __init__(self, runtime: Runtime, genesis_hash: bytes):
+        self.runtime = runtime
+        self.genesis_hash = genesis_hash
+        self.system = runtime.pallet("System")
+        self.payment = runtime.pallet("TransactionPayment")
+
+    # -- decoding -----------------------------------------------------------------------------
+    def check_format(self, xt: UncheckedExtrinsic) -> CheckedExtrinsic:
+        """Decode the call and weigh it. Raises DecodeError (undecodable) or ExhaustsResources."""
+        length = len(xt.data)
+        if length > MAX_EXTRINSIC_LENGTH:
+            raise tx.ExhaustsResources(f"{length} bytes exceeds the {MAX_EXTRINSIC_LENGTH}-byte extrinsic limit")
+        try:
+            call = self.runtime.decode_call(xt.call)
+        except (DecodeError, ValueError) as e:
+            raise DecodeError(f"could not decode the call: {e}") from None
+        info = self.runtime.call_info(call)
+        if info.weight + EXTRINSIC_BASE_WEIGHT > MAX_EXTRINSIC_WEIGHT:
+            raise tx.ExhaustsResources("the call's weight exceeds the per-extrinsic limit")
+        return CheckedExtrinsic(xt, call, info, length)
+
+    # -- the signed-extension checks ----------------------------------------------------------
+    def _checkpoint(self, xt: UncheckedExtrinsic, current: int, block_hash: Callable[[int], bytes | None]) -> bytes:
+        """CheckMortality: the hash the signature must commit to, or AncientBirthBlock."""
+        if xt.era.is_immortal:
+            return self.genesis_hash
+        birth = xt.era.birth(current)
+        found = self.genesis_hash if birth == 0 else block_hash(birth)
+        if found is None:
+            raise tx.AncientBirthBlock(f"birth block {birth} is unknown or older than {BLOCK_HASH_COUNT} blocks")
+        return found
+
+    def _verify_signature(self, xt: UncheckedExtrinsic, current: int, block_hash) -> None:
+        version = self.runtime.version
+        checkpoint = self._checkpoint(xt, current, block_hash)
+        if verify_extrinsic_signature(xt, version.spec_version, version.transaction_version, self.genesis_hash, checkpoint):
+            return
+        # A mortal transaction past its era signs an older checkpoint, so its signature fails
+        # against the current one. Say so, instead of Substrate's bare "bad signature".
+        if not xt.era.is_immortal:
+            period = xt.era.period
+            earlier = xt.era.birth(current) - period
+            if earlier >= 0:
+                old = self.genesis_hash if earlier == 0 else block_hash(earlier)
+                if old is not None and verify_extrinsic_signature(
+                    xt, version.spec_version, version.transaction_version, self.genesis_hash, old
+                ):
+                    raise tx.Stale(f"mortal era ended at block {earlier + period}")
+        raise tx.BadProof()
+
+    def validate(
+        self,
+        state: StateOverlay,
+        checked: CheckedExtrinsic,
+        current: int,
+        block_hash: Callable[[int], bytes | None],
+        *,
+        for_block: bool,
+        signature_verified: bool = False,
+    ) -> ValidTransaction:
+        """All checks, no writes. ``current`` is the number of the block it would go in.
+
+        For a block (``for_block``) the nonce must be exactly the account's; for the pool a
+        higher nonce is valid and `requires` the one before it.
+        """
+        xt = checked.xt
+        if xt.signer is None:
+            if not self.runtime.is_inherent(checked.call):
+                raise tx.CallNotExpected("unsigned extrinsics may only carry inherents")
+            if not for_block:
+                raise tx.CallNotExpected("inherents are added by the block author, not submitted")
+            return ValidTransaction(0, (), (), 0, 0)
+        if xt.signer == ZERO_ACCOUNT:
+            raise tx.BadSigner("the zero account cannot sign")
+        if self.runtime.is_inherent(checked.call):
+            raise tx.CallNotExpected("inherents cannot be signed")
+        if not signature_verified:
+            self._verify_signature(xt, current, block_hash)
+        account = self.system.account(state, xt.signer)
+        if xt.nonce < account.nonce:
+            raise tx.Stale(f"nonce {xt.nonce} is below the account's next nonce {account.nonce}")
+        if for_block and xt.nonce > account.nonce:
+            raise tx.Future(f"nonce {xt.nonce} is ahead of the account's next nonce {account.nonce}")
+        fee = self.payment.compute_fee(checked.length, checked.info.weight, xt.tip, checked.info.pays_fee)
+        if not self.payment.can_pay(state, xt.signer, fee):
+            raise tx.Payment(f"fee {fee} exceeds what the account can pay and stay alive")
+        requires = () if xt.nonce == account.nonce else (nonce_tag(xt.signer, xt.nonce - 1),)
+        longevity = 2**64 - 1 if xt.era.is_immortal else max(0, xt.era.death(current) - current)
+        return ValidTransaction(xt.tip, requires, (nonce_tag(xt.signer, xt.nonce),), longevity, fee)
+
+    # -- block lifecycle ----------------------------------------------------------------------
+    def initialize_block(self, state: StateOverlay, number: int, parent_hash: bytes, digest_logs: list) -> ExecutionContext:
+        ctx = self.runtime.new_context(state, number)
+        system = self.system
+        system.Number.set(state, number)
+        system.ParentHash.set(state, parent_hash)
+        system.Digest.set(state, {"logs": digest_logs})
+        system.BlockHash.set(state, number - 1, parent_hash)
+        if number > BLOCK_HASH_COUNT:
+            system.BlockHash.remove(state, number - 1 - BLOCK_HASH_COUNT)
+        state.delete(system.Events.key())
+        state.delete(system.EventCount.key())
+        state.events.clear()
+        ctx.phase = PHASE_INITIALIZATION
+        for pallet in self.runtime.pallets:
+            pallet.on_initialize(ctx)
+        return ctx
+
+    def block_hash_in_state(self, state: StateOverlay) -> Callable[[int], bytes | None]:
+        return lambda n: self.system.block_hash(state, n)
+
+    def apply_extrinsic(self, ctx: ExecutionContext, index: int, checked: CheckedExtrinsic, *, signature_verified: bool = False) -> ApplyOutcome:
+        """Apply one extrinsic. Raises TransactionValidityError (nothing written) if it may not
+        be in this block; otherwise it is applied and its outcome recorded in events."""
+        state = ctx.state
+        xt = checked.xt
+        valid = self.validate(
+            state, checked, ctx.block_number, self.block_hash_in_state(state), for_block=True, signature_verified=signature_verified
+        )
+        ctx.phase = phase_apply_extrinsic(index)
+        if xt.signer is not None:
+            info = self.system.account(state, xt.signer)
+            info.nonce += 1
+            self.system.set_account(state, xt.signer, info)
+            if not self.payment.charge(ctx, xt.signer, valid.fee):
+                raise tx.Payment()  # unreachable after validate; kept so a bug cannot mint fees
+            origin = Origin.signed(xt.signer)
+        else:
+            origin = NONE
+        error = None
+        try:
+            with state.transaction():
+                self.runtime.dispatch(ctx, origin, checked.call)
+        except DispatchError as e:
+            error = e
+        except InherentFailed:
+            raise
+        if error is not None and xt.signer is None:
+            raise InherentFailed(f"inherent failed: {error}")
+        if xt.signer is not None:
+            self.payment.note_paid(ctx, xt.signer, valid.fee, xt.tip)
+        dispatch_info = {
+            "weight": {"ref_time": checked.info.weight + EXTRINSIC_BASE_WEIGHT, "proof_size": 0},
+            "class": checked.info.dispatch_class,
+            "pays_fee": "Yes" if checked.info.pays_fee else "No",
+        }
+        if error is None:
+            self.system.deposit_event(ctx, "ExtrinsicSuccess", {"dispatch_info": dispatch_info})
+        else:
+            self.system.deposit_event(ctx, "ExtrinsicFailed", {"dispatch_error": error.value, "dispatch_info": dispatch_info})
+        return ApplyOutcome(error is None, error, valid.fee)
+
+    def finalize_block(self, ctx: ExecutionContext, extrinsic_count: int) -> None:
+        ctx.phase = PHASE_FINALIZATION
+        for pallet in self.runtime.pallets:
+            pallet.on_finalize(ctx)
+        state = ctx.state
+        self.system.ExtrinsicCount.set(state, extrinsic_count)
+        events = state.events
+        # System.Events is written once per block from the records deposited along the way.
+        state.set(self.system.Events.key(), encode_compact(len(events)) + b"".join(events))
+        self.system.EventCount.set(state, len(events))
