@@ -163,12 +163,13 @@ class Executive:
         return ValidTransaction(xt.tip, requires, (nonce_tag(xt.signer, xt.nonce),), longevity, fee)
 
     # -- block lifecycle ----------------------------------------------------------------------
-    def initialize_block(self, state: StateOverlay, number: int, parent_hash: bytes, digest_logs: list) -> ExecutionContext:
+    def initialize_block(self, state: StateOverlay, number: int, parent_hash: bytes, digest: tuple) -> ExecutionContext:
+        """Start block ``number``; ``digest`` holds the header's DigestItems known before execution."""
         ctx = self.runtime.new_context(state, number)
         system = self.system
         system.Number.set(state, number)
         system.ParentHash.set(state, parent_hash)
-        system.Digest.set(state, {"logs": digest_logs})
+        state.set(system.Digest.key(), encode_compact(len(digest)) + b"".join(item.encode() for item in digest))
         system.BlockHash.set(state, number - 1, parent_hash)
         if number > BLOCK_HASH_COUNT:
             system.BlockHash.remove(state, number - 1 - BLOCK_HASH_COUNT)

@@ -1,0 +1,112 @@
+"""The `parawatt` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import trio
+
+from node.primitives.keys import DEV_ACCOUNTS, dev_keypair
+from node.dev_runtime import UNIT, build_runtime
+
+DEV_ENDOWMENT = 1 << 60  # planck per dev account, as Substrate's dev chains give
+
+
+def dev_node_config(base_path: Path, *, rpc_port: int, block_time_ms: int, rpc_host: str = "127.0.0.1"):
+    from node.service.node import NodeConfig
+
+    accounts = [dev_keypair(name).public_key for name in DEV_ACCOUNTS]
+    return NodeConfig(
+        chain_name="Parawatt Development",
+        chain_type="Development",
+        base_path=base_path,
+        runtime=build_runtime(block_time_ms=block_time_ms),
+        genesis={
+            "Balances": {"balances": [(a, DEV_ENDOWMENT) for a in accounts]},
+            "Sudo": {"key": accounts[0]},
+        },
+        properties={"ss58Format": 42, "tokenDecimals": 12, "tokenSymbol": "UNIT"},
+        rpc_host=rpc_host,
+        rpc_port=rpc_port,
+        block_time_ms=block_time_ms,
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number (0-65535; 0 picks a free one)")
+    return value
+
+
+def cmd_node(args) -> int:
+    if not args.dev:
+        print("error: only --dev chains are available so far", file=sys.stderr)
+        return 2
+    if args.tmp and args.base_path:
+        print("error: --tmp and --base-path exclude each other", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="parawatt-") if args.tmp or not args.base_path else None
+    base_path = Path(tmp or args.base_path)
+    config = dev_node_config(base_path, rpc_port=args.rpc_port, block_time_ms=args.block_time_ms, rpc_host=args.rpc_host)
+
+    async def main():
+        from node.service.node import Node
+
+        node = Node(config)
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(node.run)
+            print(f"Parawatt dev chain running: RPC {url} (also http://{config.rpc_host}:{url.rsplit(':', 1)[1]})", flush=True)
+            print(f"  base path {base_path}, block time {config.block_time_ms} ms, Ctrl-C to stop", flush=True)
+
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parawatt", description="Parawatt: multi-chain energy trading for virtual power plants")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every block")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    node = sub.add_parser("node", help="run a chain node")
+    node.add_argument("--dev", action="store_true", help="single-authority development chain, dev accounts funded")
+    node.add_argument("--base-path", type=Path, help="where the node keeps its database (kept across restarts)")
+    node.add_argument("--tmp", action="store_true", help="use a temporary base path, deleted on exit")
+    node.add_argument("--rpc-port", type=_port, default=9944, help="JSON-RPC port, WebSocket and HTTP (default 9944)")
+    node.add_argument("--rpc-host", default="127.0.0.1", help="JSON-RPC listen address (default 127.0.0.1)")
+    node.add_argument("--block-time-ms", type=_positive, default=1000, help="slot length in milliseconds (default 1000)")
+    node.set_defaults(func=cmd_node)
+
+    from node.bench import register as register_bench
+
+    register_bench(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
