@@ -66,7 +66,9 @@ class RpcModule:
 
         return register
 
-    def register_method(self, name: str, handler: Handler, *, aliases: tuple[str, ...] = ()) -> None:
+    def register_method(
+        self, name: str, handler: Handler, *, aliases: tuple[str, ...] = ()
+    ) -> None:
         async def invoke(params: list[Any], conn: Connection, _opened: list[Subscription]) -> Any:
             return await handler(params, conn)
 

@@ -67,13 +67,15 @@ def decode_number_param(value: Any, name: str, *, max_value: int = U64_MAX) -> i
         raise invalid_params(f"`{name}` must be a number or a 0x-prefixed hex string")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.startswith(("0x", "0X")) and len(value) > 2:
+    elif isinstance(value, str) and value.startswith(("0x", "0X")):
+        digits = value[2:]
+        # int() alone would also take "_", whitespace and non-ASCII digits.
+        if not (digits.isascii() and digits.isalnum()):
+            raise invalid_params(f"`{name}` is not a valid hex number")
         try:
-            number = int(value[2:], 16)
+            number = int(digits, 16)
         except ValueError:
             raise invalid_params(f"`{name}` is not a valid hex number") from None
-        if not value[2:].isalnum():  # int() accepts "_" and surrounding whitespace
-            raise invalid_params(f"`{name}` is not a valid hex number")
     else:
         raise invalid_params(f"`{name}` must be a number or a 0x-prefixed hex string")
     if not 0 <= number <= max_value:

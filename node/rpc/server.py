@@ -157,7 +157,9 @@ class RpcServer:
         if conn.overflowed:
             await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": "too slow"})
 
-    async def _serve_message(self, conn: Connection, message: str | bytes, slot: trio.Semaphore) -> None:
+    async def _serve_message(
+        self, conn: Connection, message: str | bytes, slot: trio.Semaphore
+    ) -> None:
         opened: list[Subscription] = []
         try:
             response = await dispatch_message(self.module, message, conn, opened)
@@ -201,7 +203,8 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
 async def _respond_http(
     send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers or _JSON_HEADERS})
+    headers = headers or _JSON_HEADERS
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
