@@ -20,8 +20,7 @@ from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import InherentFailed, Runtime
 from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
 from node.storage.db import BlockBatch, ChainDB
-from node.trie.trie import Trie, trie_root
-from node.trie.store import CachedStore
+from node.trie import EMPTY_ROOT, Trie, trie_root
 
 GENESIS_PARENT = bytes(32)
 AURA_ENGINE = b"aura"
@@ -53,7 +52,7 @@ class StateView:
     @property
     def trie(self) -> Trie:
         if self._trie is None:
-            self._trie = Trie(self.chain.node_store, self.header.state_root)
+            self._trie = self.chain.state_trie(self.header.state_root)
         return self._trie
 
     def get(self, key: bytes) -> bytes | None:
@@ -74,7 +73,8 @@ class Chain:
     def __init__(self, db: ChainDB, runtime: Runtime, genesis_config: dict):
         self.db = db
         self.runtime = runtime
-        self.node_store = CachedStore(db.trie_node)
+        self.node_store = _DbNodes(db)
+        self._trie_cache: dict = {}  # decoded trie nodes, shared by every root
         stored = db.meta("genesis")
         if stored is None:
             self._init_genesis(genesis_config)
@@ -86,8 +86,8 @@ class Chain:
     # -- genesis ------------------------------------------------------------------------------
     def _init_genesis(self, config: dict) -> None:
         state = self.runtime.build_genesis(config)
-        update = Trie(self.node_store, trie_root({})).apply_changes(state)
-        header = Header(GENESIS_PARENT, 0, update.root, trie_root({}), ())
+        update = Trie(self.node_store, EMPTY_ROOT).apply_changes(state)
+        header = Header(GENESIS_PARENT, 0, update.root, EMPTY_ROOT, ())
         batch = BlockBatch()
         batch.put_block(header.hash, 0, header.encode(), encode_compact(0), canonical=True)
         batch.put_trie_nodes(update.new_nodes)
@@ -97,6 +97,10 @@ class Chain:
         self.db.commit(batch)
 
     # -- reads --------------------------------------------------------------------------------
+    def state_trie(self, root: bytes) -> Trie:
+        """The trie at ``root``, sharing one decoded-node cache (nodes are content-addressed)."""
+        return Trie(self.node_store, root, self._trie_cache)
+
     def _header_or_fail(self, block_hash: bytes | None) -> Header:
         header = self.header(block_hash) if block_hash else None
         if header is None:
@@ -169,7 +173,7 @@ class Chain:
 
     def _commit(self, parent: Header, number: int, digest, extrinsics, overlay: StateOverlay, included, rejected) -> BuiltBlock:
         changes = overlay.changes
-        update = Trie(self.node_store, parent.state_root).apply_changes(changes)
+        update = self.state_trie(parent.state_root).apply_changes(changes)
         header = Header(parent.hash, number, update.root, extrinsics_root(extrinsics, _ordered_root), digest)
         body = encode_compact(len(extrinsics)) + b"".join(extrinsics)
         batch = BlockBatch()
@@ -178,7 +182,6 @@ class Chain:
         batch.apply_state(changes)
         batch.set_meta("best", header.hash)
         self.db.commit(batch)
-        self.node_store.remember(update.new_nodes)
         self.best = header
         return BuiltBlock(Block(header, tuple(extrinsics)), header.hash, included, rejected, frozenset(changes), len(overlay.events))
 
@@ -192,6 +195,15 @@ class Chain:
         self.db.commit(batch)
         self.finalized = header
         return header
+
+
+class _DbNodes:
+    """Trie nodes as the database stores them (the NodeStore protocol)."""
+
+    __slots__ = ("get",)
+
+    def __init__(self, db: ChainDB):
+        self.get = db.trie_node
 
 
 def _ordered_root(items: list[tuple[bytes, bytes]]) -> bytes:

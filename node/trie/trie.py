@@ -29,12 +29,14 @@ _CACHE_LIMIT = 200_000  # decoded nodes kept per Trie; content-addressed, so nev
 class Trie:
     __slots__ = ("store", "root", "_cache")
 
-    def __init__(self, store: NodeStore, root: bytes = EMPTY_ROOT) -> None:
+    def __init__(self, store: NodeStore, root: bytes = EMPTY_ROOT, cache: dict | None = None) -> None:
+        """``cache`` (decoded nodes by hash) may be shared by tries over the same store: nodes
+        are content-addressed, so one cache serves every root."""
         if type(root) is not bytes or len(root) != HASH_LEN:
             raise ValueError("a trie root is a 32-byte hash")
         self.store = store
         self.root = root
-        self._cache: dict[bytes, Leaf | Branch] = {}
+        self._cache: dict[bytes, Leaf | Branch] = {} if cache is None else cache
 
     # --- reads ---------------------------------------------------------------------------------
 

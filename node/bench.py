@@ -1,0 +1,17 @@
+"""Benchmarks (`parawatt bench …`)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    bench = sub.add_parser("bench", help="measure throughput")
+    kinds = bench.add_subparsers(dest="bench", required=True)
+    chain = kinds.add_parser("chain", help="signed transfers per second taken in by one dev node, against sr25519 verifications per second")
+    chain.add_argument("--transfers", type=int, default=20_000)
+    chain.set_defaults(func=lambda args: run_chain_bench(args))
+
+
+def run_chain_bench(args) -> int:
+    from node.bench_chain import main
+
+    return main(args)
