@@ -128,9 +128,11 @@ class Keypair:
         public, secret = sr25519.pair_from_seed(mini)
         for junction in junctions:
             if junction.startswith("/"):
-                _, public, secret = sr25519.hard_derive_keypair((junction_chain_code(junction[1:]), public, secret), b"")
+                chain_code = junction_chain_code(junction[1:])
+                _, public, secret = sr25519.hard_derive_keypair((chain_code, public, secret), b"")
             else:
-                _, public, secret = sr25519.derive_keypair((junction_chain_code(junction), public, secret), b"")
+                chain_code = junction_chain_code(junction)
+                _, public, secret = sr25519.derive_keypair((chain_code, public, secret), b"")
         return cls(SR25519, bytes(public), bytes(secret), ss58_format)
 
 

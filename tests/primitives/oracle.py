@@ -142,7 +142,12 @@ def build_metadata() -> bytes:
         "CheckNonce": [(None, compact_u32, "T::Nonce")],
         "ChargeTransactionPayment": [(None, compact_u128, "BalanceOf<T>")],
     }
-    additional = {"CheckSpecVersion": u32, "CheckTxVersion": u32, "CheckGenesis": h256, "CheckMortality": h256}
+    additional = {
+        "CheckSpecVersion": u32,
+        "CheckTxVersion": u32,
+        "CheckGenesis": h256,
+        "CheckMortality": h256,
+    }
     extensions = []
     for name in SIGNED_EXTENSIONS:
         ty = t.composite(("frame_system", "extensions", name), ext_fields.get(name, []))
@@ -174,7 +179,12 @@ def build_metadata() -> bytes:
             "V14": {
                 "types": {"types": t.types},
                 "pallets": [
-                    pallet("System", SYSTEM_INDEX, calls=system_call, constants=[("SS58Prefix", u16, "0x2a00")]),
+                    pallet(
+                        "System",
+                        SYSTEM_INDEX,
+                        calls=system_call,
+                        constants=[("SS58Prefix", u16, "0x2a00")],
+                    ),
                     pallet("Balances", BALANCES_INDEX, calls=balances_call),
                 ],
                 "extrinsic": {"ty": uxt, "version": 4, "signed_extensions": extensions},
@@ -248,5 +258,5 @@ class OfflineSubstrate(SubstrateInterface):
 
 def decode_with_scalecodec(substrate: OfflineSubstrate, data: bytes) -> dict[str, Any]:
     substrate.init_runtime()
-    obj = substrate.runtime_config.create_scale_object("Extrinsic", ScaleBytes(data), metadata=substrate.metadata)
-    return obj.decode()
+    config = substrate.runtime_config
+    return config.create_scale_object("Extrinsic", ScaleBytes(data), metadata=substrate.metadata).decode()

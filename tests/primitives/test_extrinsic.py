@@ -46,12 +46,14 @@ def _oracle_keypair(crypto):
     if crypto == SR25519:
         return OracleKeypair.create_from_uri("//Alice")
     # substrate-interface cannot derive ed25519 paths; hand it the seed of ed25519 //Alice.
-    return OracleKeypair.create_from_seed(dev_keypair("Alice", ED25519).secret.hex(), crypto_type=KeypairType.ED25519)
+    seed = dev_keypair("Alice", ED25519).secret.hex()
+    return OracleKeypair.create_from_seed(seed, crypto_type=KeypairType.ED25519)
 
 
 def _oracle_signed(substrate, crypto, era=None, nonce=0, tip=0, remark=None):
     if remark is None:
-        call = substrate.compose_call("Balances", "transfer_keep_alive", {"dest": BOB.ss58_address, "value": 10**12})
+        args = {"dest": BOB.ss58_address, "value": 10**12}
+        call = substrate.compose_call("Balances", "transfer_keep_alive", args)
     else:
         call = substrate.compose_call("System", "remark", {"remark": "0x" + remark.hex()})
     xt = substrate.create_signed_extrinsic(call, _oracle_keypair(crypto), era=era, nonce=nonce, tip=tip)
@@ -61,13 +63,17 @@ def _oracle_signed(substrate, crypto, era=None, nonce=0, tip=0, remark=None):
 @pytest.mark.parametrize("crypto", [SR25519, ED25519])
 @pytest.mark.parametrize(
     "era, nonce, tip",
-    [(None, 0, 0), ({"period": 64, "current": 1000}, 5, 7), ({"period": 4096, "current": 1099}, 2**32 - 1, 2**100)],
+    [
+        (None, 0, 0),
+        ({"period": 64, "current": 1000}, 5, 7),
+        ({"period": 4096, "current": 1099}, 2**32 - 1, 2**100),
+    ],
 )
 def test_extrinsics_signed_by_substrate_interface_decode_and_verify(substrate, crypto, era, nonce, tip):
     data, call = _oracle_signed(substrate, crypto, era=era and dict(era), nonce=nonce, tip=tip)
     xt = decode_extrinsic(data)
     expected_era = IMMORTAL if era is None else Era.mortal(era["period"], era["current"])
-    assert xt.signer == DEV_ACCOUNTS["Alice"].public_key if crypto == SR25519 else dev_keypair("Alice", ED25519).public_key
+    assert xt.signer == dev_keypair("Alice", crypto).public_key
     assert (xt.crypto, xt.era, xt.nonce, xt.tip, xt.call) == (crypto, expected_era, nonce, tip, call)
     assert xt.hash == blake2_256(data) and xt.encode() == data
     checkpoint = GENESIS if era is None else CHAIN[expected_era.birth(era["current"])].hash
@@ -92,10 +98,12 @@ def test_payload_of_exactly_256_bytes_is_signed_as_is():
 @pytest.mark.parametrize("era", [IMMORTAL, Era.mortal(64, 1000), Era.mortal(128, 1099)])
 def test_ed25519_extrinsic_is_byte_identical_to_substrate_interfaces(substrate, era):
     # ed25519 signatures are deterministic, so the whole extrinsic must match byte for byte.
-    oracle_era = None if era.is_immortal else {"period": era.period, "current": 1000 if era.period == 64 else 1099}
+    current = 1000 if era.period == 64 else 1099
+    oracle_era = None if era.is_immortal else {"period": era.period, "current": current}
     expected, call = _oracle_signed(substrate, ED25519, era=oracle_era, nonce=9, tip=1)
-    checkpoint = GENESIS if era.is_immortal else CHAIN[era.birth(oracle_era["current"])].hash
-    ours = sign_extrinsic(dev_keypair("Alice", ED25519), call, 9, era, 1, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
+    checkpoint = GENESIS if era.is_immortal else CHAIN[era.birth(current)].hash
+    alice = dev_keypair("Alice", ED25519)
+    ours = sign_extrinsic(alice, call, 9, era, 1, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
     assert ours == expected
 
 
@@ -108,7 +116,8 @@ def test_our_signed_extrinsics_decode_in_scalecodec_and_verify_in_substrate_inte
     value = decode_with_scalecodec(substrate, data)
     assert value["address"] == signer.ss58_address
     assert value["era"] == (64, era.phase) and value["nonce"] == 3 and value["tip"] == 11
-    assert value["call"]["call_module"] == "Balances" and value["call"]["call_function"] == "transfer_keep_alive"
+    call = value["call"]
+    assert (call["call_module"], call["call_function"]) == ("Balances", "transfer_keep_alive")
     assert value["extrinsic_hash"] == "0x" + blake2_256(data).hex()
     signature = bytes.fromhex(value["signature"]["Sr25519" if crypto == SR25519 else "Ed25519"][2:])
     payload = signing_payload(TRANSFER, era, 3, 11, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
@@ -255,11 +264,13 @@ def test_signature_with_a_flipped_bit_does_not_verify(crypto):
 def test_signature_does_not_verify_for_another_chain_runtime_or_checkpoint(crypto):
     era = Era.mortal(64, 1000)
     checkpoint = CHAIN[1000].hash
+    alice = dev_keypair("Alice", crypto)
     xt = decode_extrinsic(
-        sign_extrinsic(dev_keypair("Alice", crypto), TRANSFER, 0, era, 0, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
+        sign_extrinsic(alice, TRANSFER, 0, era, 0, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
     )
     assert verify_extrinsic_signature(xt, SPEC_VERSION, TX_VERSION, GENESIS, checkpoint)
-    assert not verify_extrinsic_signature(xt, SPEC_VERSION, TX_VERSION, CHAIN[1].hash, checkpoint)  # wrong genesis
+    wrong_genesis = CHAIN[1].hash
+    assert not verify_extrinsic_signature(xt, SPEC_VERSION, TX_VERSION, wrong_genesis, checkpoint)
     assert not verify_extrinsic_signature(xt, SPEC_VERSION + 1, TX_VERSION, GENESIS, checkpoint)
     assert not verify_extrinsic_signature(xt, SPEC_VERSION, TX_VERSION + 1, GENESIS, checkpoint)
     assert not verify_extrinsic_signature(xt, SPEC_VERSION, TX_VERSION, GENESIS, CHAIN[999].hash)

@@ -31,7 +31,12 @@ digest_items = st.one_of(
     st.just(DigestItem.runtime_environment_updated()),
 )
 headers = st.builds(
-    Header, hashes, st.integers(0, (1 << 32) - 1), hashes, hashes, st.lists(digest_items, max_size=4).map(tuple)
+    Header,
+    hashes,
+    st.integers(0, (1 << 32) - 1),
+    hashes,
+    hashes,
+    st.lists(digest_items, max_size=4).map(tuple),
 )
 
 POLKADOT_GENESIS = Header(
@@ -92,7 +97,8 @@ def test_scalecodec_reads_our_digest_items_back():
     assert value["number"] == 26
     logs = value["digest"]["logs"]
     # scalecodec shows a variant without data as its bare name.
-    assert [log if isinstance(log, str) else next(iter(log)) for log in logs] == ["PreRuntime", "Consensus", "Seal", "Other", "RuntimeEnvironmentUpdated"]
+    names = [log if isinstance(log, str) else next(iter(log)) for log in logs]
+    assert names == ["PreRuntime", "Consensus", "Seal", "Other", "RuntimeEnvironmentUpdated"]
     assert logs[2]["Seal"]["data"] == "0x" + "05" * 64
 
 

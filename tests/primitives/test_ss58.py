@@ -60,7 +60,9 @@ def test_address_with_a_payload_of_the_wrong_length_is_rejected_even_with_a_vali
         ss58_decode(_with_checksum(bytes([42]) + bytes(range(payload_len))))
 
 
-@pytest.mark.parametrize("text", ["", "0OIl" * 12, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQ!", "ä" * 48])
+@pytest.mark.parametrize(
+    "text", ["", "0OIl" * 12, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQ!", "ä" * 48]
+)
 def test_text_that_is_not_base58_is_rejected(text):
     with pytest.raises(InvalidAddress):
         ss58_decode(text)
