@@ -81,6 +81,8 @@ class Keypair:
                 raise InvalidKey("ed25519 public key does not match the seed")
         elif len(self.secret) != _SR25519_SECRET_LEN:
             raise InvalidKey("sr25519 secret key must be 64 bytes")
+        elif bytes(sr25519.public_from_secret_key(self.secret)) != self.public_key:
+            raise InvalidKey("sr25519 public key does not match the secret key")
         object.__setattr__(self, "_ed_key", ed_key)
         object.__setattr__(self, "ss58_address", ss58_encode(self.public_key, self.ss58_format))
 

@@ -217,6 +217,9 @@ def test_block_json_extrinsic_whose_prefix_lies_is_rejected():
     j["extrinsics"][0] += "00"
     with pytest.raises(InvalidHeader):
         Block.from_json(j)
+    j["extrinsics"][0] = "0x"
+    with pytest.raises(InvalidHeader):
+        Block.from_json(j)
 
 
 def test_extrinsics_root_keys_each_extrinsic_by_its_compact_index():

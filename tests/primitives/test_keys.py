@@ -193,10 +193,11 @@ def test_unknown_crypto_is_rejected():
         verify_signature("ecdsa", bytes(32), b"", bytes(64))
 
 
-def test_keypair_refuses_a_public_key_that_does_not_match_its_ed25519_seed():
-    alice, bob = dev_keypair("Alice", ED25519), dev_keypair("Bob", ED25519)
-    with pytest.raises(InvalidKey):
-        Keypair(ED25519, bob.public_key, alice.secret)
+@pytest.mark.parametrize("crypto", [SR25519, ED25519])
+def test_keypair_refuses_a_public_key_that_does_not_match_its_secret(crypto):
+    alice, bob = dev_keypair("Alice", crypto), dev_keypair("Bob", crypto)
+    with pytest.raises(InvalidKey, match="does not match"):
+        Keypair(crypto, bob.public_key, alice.secret)
 
 
 def test_secrets_stay_out_of_repr():
