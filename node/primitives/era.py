@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.primitives.scale import DecodeError
+from node.primitives.scale import DecodeError, decode_all
 
 MIN_PERIOD = 4
 MAX_PERIOD = 1 << 16
@@ -49,6 +49,10 @@ class Era:
         period = min(max(1 << max(period - 1, 0).bit_length(), MIN_PERIOD), MAX_PERIOD)
         quantize = _quantize_factor(period)
         return cls(period, current_block % period // quantize * quantize)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Era:
+        return decode_all(decode_era, data)
 
     @property
     def is_immortal(self) -> bool:

@@ -187,7 +187,8 @@ def encode_additional_signed(
     """
     if len(genesis_hash) != HASH_LEN or len(checkpoint_hash) != HASH_LEN:
         raise ValueError("genesis and checkpoint hashes must be 32 bytes")
-    return spec_version.to_bytes(4, "little") + tx_version.to_bytes(4, "little") + genesis_hash + checkpoint_hash
+    versions = spec_version.to_bytes(4, "little") + tx_version.to_bytes(4, "little")
+    return versions + genesis_hash + checkpoint_hash
 
 
 def _message(call: bytes, extra: bytes, additional: bytes) -> bytes:

@@ -265,7 +265,10 @@ class Block:
         except (KeyError, TypeError) as e:
             raise InvalidHeader(f"malformed block JSON: {e!r}") from None
         for xt in raw:
-            _split_extrinsic(xt, 0, whole=True)
+            try:
+                _split_extrinsic(xt, 0, whole=True)
+            except DecodeError as e:
+                raise InvalidHeader(f"bad extrinsic in block JSON: {e}") from None
         return cls(header, tuple(raw))
 
 

@@ -48,7 +48,7 @@ class InvalidKey(ValueError):
     """A seed, secret URI or key that cannot make a key pair."""
 
 
-def _chain_code(junction: str) -> bytes:
+def junction_chain_code(junction: str) -> bytes:
     """32-byte chain code of one junction, as ``DeriveJunction::from(&str)`` computes it."""
     if _U64_JUNCTION.fullmatch(junction) and int(junction) < 1 << 64:
         data = int(junction).to_bytes(8, "little")
@@ -81,6 +81,8 @@ class Keypair:
                 raise InvalidKey("ed25519 public key does not match the seed")
         elif len(self.secret) != _SR25519_SECRET_LEN:
             raise InvalidKey("sr25519 secret key must be 64 bytes")
+        elif bytes(sr25519.public_from_secret_key(self.secret)) != self.public_key:
+            raise InvalidKey("sr25519 public key does not match the secret key")
         object.__setattr__(self, "_ed_key", ed_key)
         object.__setattr__(self, "ss58_address", ss58_encode(self.public_key, self.ss58_format))
 
@@ -121,16 +123,18 @@ class Keypair:
             for junction in junctions:
                 if not junction.startswith("/"):
                     raise InvalidKey("ed25519 has no soft derivation")
-                seed = blake2_256(_ED25519_HDKD + seed + _chain_code(junction[1:]))
+                seed = blake2_256(_ED25519_HDKD + seed + junction_chain_code(junction[1:]))
             return _from_mini_secret(seed, crypto, ss58_format)
         if crypto != SR25519:
             raise InvalidKey(f"unsupported crypto {crypto!r}")
         public, secret = sr25519.pair_from_seed(mini)
         for junction in junctions:
             if junction.startswith("/"):
-                _, public, secret = sr25519.hard_derive_keypair((_chain_code(junction[1:]), public, secret), b"")
+                chain_code = junction_chain_code(junction[1:])
+                _, public, secret = sr25519.hard_derive_keypair((chain_code, public, secret), b"")
             else:
-                _, public, secret = sr25519.derive_keypair((_chain_code(junction), public, secret), b"")
+                chain_code = junction_chain_code(junction)
+                _, public, secret = sr25519.derive_keypair((chain_code, public, secret), b"")
         return cls(SR25519, bytes(public), bytes(secret), ss58_format)
 
 
