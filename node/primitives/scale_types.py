@@ -242,11 +242,15 @@ class Tuple(ScaleType):
     def encode(self, value) -> bytes:
         if len(self.items) == 1:
             return self.items[0].encode(value)
+        if not self.items:  # the unit type `()`: no bytes, whatever stands for it
+            return b""
         return b"".join(t.encode(v) for t, v in zip(self.items, value, strict=True))
 
     def decode(self, data, offset):
         if len(self.items) == 1:
             return self.items[0].decode(data, offset)
+        if not self.items:
+            return None, offset
         out = []
         for t in self.items:
             v, offset = t.decode(data, offset)
