@@ -92,6 +92,7 @@ class TransactionPool:
             if xt.tip <= existing.checked.xt.tip:
                 raise TooLowPriority("a transaction with this nonce is already in the pool")
             self._remove(existing)
+            sender = self._senders.setdefault(xt.signer, sender)  # _remove drops emptied senders
         elif len(self._by_hash) >= self.max_transactions:
             raise PoolFull(f"the pool holds its limit of {self.max_transactions} transactions")
         tx = PoolTransaction(checked, valid, next(self._arrivals), death)
