@@ -43,6 +43,7 @@ class NodeConfig:
     block_time_ms: int = 1000
     node_name: str = "parawatt"
     max_pool: int = 100_000
+    authoring: bool = True  # tests turn the slot timer off and call author_block themselves
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
 
@@ -181,12 +182,14 @@ class Node:
         from node.api import build_rpc_module  # the API layer depends on the node, not vice versa
         from node.rpc.server import RpcServer
 
-        server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port)
+        # A block can finish thousands of watched extrinsics at once: room for their notifications.
+        server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port, max_queued_messages=65_536)
         try:
             async with trio.open_nursery() as nursery:
                 port = await nursery.start(server.run)
                 self.rpc_url = f"ws://{self.config.rpc_host}:{port}"
-                await nursery.start(self.author_loop)
+                if self.config.authoring:
+                    await nursery.start(self.author_loop)
                 task_status.started(self.rpc_url)
         finally:
             self.db.close()
