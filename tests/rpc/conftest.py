@@ -59,6 +59,10 @@ class App:
         async def echo(params: list[Any], conn: Connection) -> Any:
             return params
 
+        @m.method("length")
+        async def length(params: list[Any], conn: Connection) -> int:
+            return len(params[0])
+
         @m.method("transport")
         async def transport(params: list[Any], conn: Connection) -> str:
             return conn.transport
