@@ -172,10 +172,7 @@ class RpcServer:
         opened: list[Subscription] = []
         try:
             response = await dispatch_message(self.module, message, conn, opened)
-            if response is not None:
-                await conn.respond(response)
-            for sub in opened:
-                sub._release()
+            await conn.deliver(response, opened)
         finally:
             slot.release()
 

@@ -75,6 +75,10 @@ class App:
         async def reject_transaction(params: list[Any], conn: Connection) -> None:
             raise errors.invalid_transaction("Transaction has a bad signature")
 
+        @m.method("reject_with_bytes")
+        async def reject_with_bytes(params: list[Any], conn: Connection) -> None:
+            raise errors.RpcError(1, "bad data", data=b"\x00")
+
         @m.method("crash")
         async def crash(params: list[Any], conn: Connection) -> None:
             raise RuntimeError("boom in handler")
