@@ -63,9 +63,11 @@ class Subscription:
         return self._closed
 
     def send(self, result: Any) -> bool:
-        """Queue a notification without blocking. False if the subscription is closed.
+        """Queue a notification without blocking. False if the subscription is closed (also when
+        this send overflowed the connection's queue); the owner may then forget it.
 
-        ``result`` must be encodable by orjson; a TypeError is raised to the caller otherwise.
+        Call it from a task of the server's trio run, not from another thread. ``result`` must be
+        encodable by orjson; a TypeError is raised to the caller otherwise.
         """
         if self._closed:
             return False
@@ -170,6 +172,13 @@ class Connection:
             await self._outbound.send(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+
+    async def deliver(self, response: bytes | None, opened: list[Subscription]) -> None:
+        """Queue the answer to a message, then the notifications its new subscriptions held."""
+        if response is not None:
+            await self.respond(response)
+        for sub in opened:
+            sub._release()
 
     def _push(self, data: bytes) -> bool:
         if self.closed:

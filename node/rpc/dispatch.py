@@ -37,7 +37,12 @@ _NO_ID = object()  # a notification; distinct from "id": null
 
 
 def encode_error(request_id: Any, error: RpcError) -> bytes:
-    return orjson.dumps({"jsonrpc": "2.0", "error": error.to_json(), "id": request_id})
+    try:
+        return orjson.dumps({"jsonrpc": "2.0", "error": error.to_json(), "id": request_id})
+    except TypeError:  # a handler put something orjson cannot encode in `data`
+        log.exception("rpc error %s cannot be encoded", error.code)
+        fallback = internal_error().to_json()
+        return orjson.dumps({"jsonrpc": "2.0", "error": fallback, "id": request_id})
 
 
 async def dispatch_message(
@@ -81,9 +86,8 @@ async def _call(
     params = request.get("params")
     if params is None:
         params = []
-    elif type(params) is not list:
-        if type(params) is not dict:
-            return encode_error(reply_id, invalid_request('"params" must be an array or null'))
+    elif type(params) is not list and type(params) is not dict:
+        return encode_error(reply_id, invalid_request('"params" must be an array or null'))
     method = module.lookup(name)
 
     error: RpcError | None = None

@@ -42,6 +42,15 @@ _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
 class RpcServer:
+    """Serves ``module`` on ``host:port`` (HTTP and WebSocket).
+
+    ``max_request_size``: largest message or body answered normally, in bytes.
+    ``max_queued_messages``: per-WebSocket outbound queue; a burst of notifications sent without
+    yielding must fit in it, or the connection is closed (see :mod:`node.rpc.connection`).
+    ``max_concurrent_messages``: per-WebSocket messages handled at once; beyond it the connection
+    is not read until one finishes.
+    """
+
     def __init__(
         self,
         module: RpcModule,
@@ -163,10 +172,7 @@ class RpcServer:
         opened: list[Subscription] = []
         try:
             response = await dispatch_message(self.module, message, conn, opened)
-            if response is not None:
-                await conn.respond(response)
-            for sub in opened:
-                sub._release()
+            await conn.deliver(response, opened)
         finally:
             slot.release()
 

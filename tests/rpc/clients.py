@@ -51,8 +51,11 @@ class WsClient:
 
     @classmethod
     async def connect(cls, port: int) -> WsClient:
+        # websocket-client checks UTF-8 in pure Python: seconds for a 15 MiB message.
         sock = await trio.to_thread.run_sync(
-            lambda: websocket.create_connection(f"ws://127.0.0.1:{port}/", timeout=TIMEOUT)
+            lambda: websocket.create_connection(
+                f"ws://127.0.0.1:{port}/", timeout=TIMEOUT, skip_utf8_validation=True
+            )
         )
         return cls(sock)
 

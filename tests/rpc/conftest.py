@@ -59,6 +59,10 @@ class App:
         async def echo(params: list[Any], conn: Connection) -> Any:
             return params
 
+        @m.method("length")
+        async def length(params: list[Any], conn: Connection) -> int:
+            return len(params[0])
+
         @m.method("transport")
         async def transport(params: list[Any], conn: Connection) -> str:
             return conn.transport
@@ -70,6 +74,10 @@ class App:
         @m.method("reject_transaction")
         async def reject_transaction(params: list[Any], conn: Connection) -> None:
             raise errors.invalid_transaction("Transaction has a bad signature")
+
+        @m.method("reject_with_bytes")
+        async def reject_with_bytes(params: list[Any], conn: Connection) -> None:
+            raise errors.RpcError(1, "bad data", data=b"\x00")
 
         @m.method("crash")
         async def crash(params: list[Any], conn: Connection) -> None:

@@ -232,3 +232,12 @@ def test_error_constructors_use_substrate_codes() -> None:
     assert errors.immediately_dropped().code == 1016
     assert errors.request_too_big(10).to_json()["code"] == -32007
     assert "data" not in errors.internal_error().to_json()
+
+
+async def test_rpc_error_whose_data_is_not_json_becomes_an_internal_error(rpc: Exchange) -> None:
+    response = await rpc.send(request("reject_with_bytes", id=1))
+    assert response == {
+        "jsonrpc": "2.0",
+        "error": {"code": -32603, "message": "Internal error"},
+        "id": 1,
+    }

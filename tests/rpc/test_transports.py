@@ -95,9 +95,9 @@ async def test_websocket_request_far_beyond_limit_closes_connection_with_1009(
 async def test_default_limit_accepts_a_request_just_under_15_mib(port: int) -> None:
     ws = await WsClient.connect(port)
     payload = "ab" * ((15 * 2**20 - 100) // 2)
-    response = await ws.call(request("echo", [payload]))
-    assert response["result"] == [payload]
-    too_big = await ws.call(request("echo", [payload + "x" * 200]))
+    response = await ws.call(request("length", [payload]))
+    assert response["result"] == len(payload)
+    too_big = await ws.call(request("length", [payload + "x" * 200]))
     assert too_big["error"]["code"] == -32007
     await ws.close()
 
