@@ -1,8 +1,15 @@
-"""The chain: genesis, block building and commit, finality, and state at any block.
+"""The chain: genesis, building and importing blocks, forks and finality, state at any block.
 
-Synchronous and free of networking: the node's services call it from trio. State for the best
-block is read from the flat table (one RocksDB get per key); state at older blocks is read
-through the trie from their header's state root, which is also what proofs are built from.
+Synchronous and free of networking: the node's services call it from trio.
+
+State. Every block's state lives in the trie (all nodes kept: an archive node), so any block's
+state can be read and proven from its header's state root. The best block's state is also kept
+flat (one RocksDB read per key) for the hot path. On a reorg the flat table is rewritten for
+exactly the keys the retracted and enacted blocks changed, read from the new best block's trie;
+each block stores the list of keys it changed for that purpose.
+
+Fork choice: the longest chain that contains the last finalized block; among equals, the first
+seen stays best. Finality never goes backwards and may move the best block onto its branch.
 """
 
 from __future__ import annotations
@@ -11,23 +18,36 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from node.primitives.extrinsic import decode_extrinsic, encode_unsigned
-from node.primitives.hashing import blake2_256
-from node.primitives.header import Block, DigestItem, Header, extrinsics_root
-from node.primitives.scale import encode_compact
-from node.runtime.errors import TransactionValidityError, Future
+from node.primitives.header import SEAL, Block, DigestItem, Header, extrinsics_root
+from node.primitives.scale import DecodeError, encode_compact
+from node.runtime.errors import Future, TransactionValidityError
 from node.runtime.executive import MAX_BLOCK_LENGTH, MAX_BLOCK_WEIGHT, NORMAL_RATIO_PERCENT, CheckedExtrinsic, Executive
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import InherentFailed, Runtime
 from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
 from node.storage.db import BlockBatch, ChainDB
 from node.trie import EMPTY_ROOT, Trie, trie_root
+from node.primitives.scale_types import Bytes, Sequence_
 
 GENESIS_PARENT = bytes(32)
 AURA_ENGINE = b"aura"
+_KEY_LIST = Sequence_(Bytes)
 
 
 class ChainError(Exception):
     pass
+
+
+class UnknownParent(ChainError):
+    """The parent is not known yet: sync should fetch it first."""
+
+
+class InvalidBlock(ChainError):
+    """A block that must never be imported; `reason` says why."""
+
+
+class FinalityConflict(ChainError):
+    """Finalizing a block that does not descend from the last finalized one."""
 
 
 @dataclass
@@ -40,6 +60,17 @@ class BuiltBlock:
     events: int = 0
 
 
+@dataclass
+class ImportResult:
+    hash: bytes
+    number: int
+    is_new_best: bool
+    already_known: bool = False
+    retracted: list[bytes] = field(default_factory=list)  # old-best branch blocks, newest first
+    enacted: list[bytes] = field(default_factory=list)  # new-best branch blocks, oldest first
+    changed_keys: frozenset[bytes] = frozenset()  # flat-state keys the new best changed
+
+
 class StateView:
     """Read-only state at one block."""
 
@@ -47,7 +78,7 @@ class StateView:
         self.chain = chain
         self.header = header
         self._is_best = header.hash == chain.best.hash
-        self._trie = None
+        self._trie: Trie | None = None
 
     @property
     def trie(self) -> Trie:
@@ -69,14 +100,21 @@ class StateView:
         return self.trie.read_proof(list(keys))
 
 
+def strip_seal(header: Header) -> Header:
+    """The header as executed: without its trailing Seal items, which sign the rest."""
+    digest = header.digest
+    while digest and digest[-1].kind == SEAL:
+        digest = digest[:-1]
+    return Header(header.parent_hash, header.number, header.state_root, header.extrinsics_root, digest)
+
+
 class Chain:
     def __init__(self, db: ChainDB, runtime: Runtime, genesis_config: dict):
         self.db = db
         self.runtime = runtime
         self.node_store = _DbNodes(db)
         self._trie_cache: dict = {}  # decoded trie nodes, shared by every root
-        stored = db.meta("genesis")
-        if stored is None:
+        if db.meta("genesis") is None:
             self._init_genesis(genesis_config)
         self.genesis_hash = db.meta("genesis")
         self.best = self._header_or_fail(db.meta("best"))
@@ -112,14 +150,14 @@ class Chain:
         return None if raw is None else Header.decode(raw)
 
     def hash_at(self, number: int) -> bytes | None:
+        """The hash of the best chain's block at ``number``."""
         return self.db.canonical_hash(number)
 
     def block(self, block_hash: bytes) -> Block | None:
         header = self.header(block_hash)
         if header is None:
             return None
-        body = self.db.body(block_hash)
-        return Block.decode(header.encode() + body)
+        return Block.decode(header.encode() + self.db.body(block_hash))
 
     def justification(self, block_hash: bytes) -> bytes | None:
         return self.db.justification(block_hash)
@@ -132,12 +170,43 @@ class Chain:
         """Block hashes as a transaction validated on top of the best block sees them."""
         return self.hash_at
 
-    # -- building -----------------------------------------------------------------------------
-    def build_block(self, candidates: Iterable[tuple[CheckedExtrinsic, bool]], timestamp_ms: int, slot: int) -> BuiltBlock:
+    def ancestor_at(self, header: Header, number: int) -> Header | None:
+        """``header``'s ancestor at height ``number`` (itself if equal)."""
+        if number > header.number:
+            return None
+        while header.number > number:
+            canonical = self.hash_at(header.number)
+            if canonical == header.hash:  # on the best chain: jump straight there
+                h = self.hash_at(number)
+                return None if h is None else self.header(h)
+            header = self.header(header.parent_hash)
+            if header is None:
+                return None
+        return header
+
+    def is_descendant(self, header: Header, ancestor: Header) -> bool:
+        found = self.ancestor_at(header, ancestor.number)
+        return found is not None and found.hash == ancestor.hash
+
+    # -- executing ----------------------------------------------------------------------------
+    def _parent_state(self, parent: Header) -> StateOverlay:
+        if parent.hash == self.best.hash:
+            return StateOverlay(self.db.state)
+        return StateOverlay(self.state_trie(parent.state_root).get)
+
+    def build_block(
+        self,
+        candidates: Iterable[tuple[CheckedExtrinsic, bool]],
+        timestamp_ms: int,
+        slot: int,
+        *,
+        seal: Callable[[Header], Header] | None = None,
+    ) -> BuiltBlock:
         """Build, execute and commit the next block on the best head.
 
-        ``candidates`` yields (checked extrinsic, signature already verified) in the pool's order;
-        the iteration stops when the block is full.
+        ``candidates`` yields (checked extrinsic, signature already verified) in the pool's
+        order; iteration stops when the block is full. ``seal`` signs the finished header
+        (consensus engines add their Seal digest item); unsealed blocks are for dev chains.
         """
         parent = self.best
         number = parent.number + 1
@@ -169,32 +238,149 @@ class Chain:
             extrinsics.append(checked.xt.data)
             included.append(checked.xt.hash)
         self.executive.finalize_block(ctx, len(extrinsics))
-        return self._commit(parent, number, digest, extrinsics, overlay, included, rejected)
 
-    def _commit(self, parent: Header, number: int, digest, extrinsics, overlay: StateOverlay, included, rejected) -> BuiltBlock:
-        changes = overlay.changes
-        update = self.state_trie(parent.state_root).apply_changes(changes)
+        update = self.state_trie(parent.state_root).apply_changes(overlay.changes)
         header = Header(parent.hash, number, update.root, extrinsics_root(extrinsics, _ordered_root), digest)
-        body = encode_compact(len(extrinsics)) + b"".join(extrinsics)
+        if seal is not None:
+            header = seal(header)
+        block = Block(header, tuple(extrinsics))
+        self._commit(block, overlay.changes, update.new_nodes, None)
+        return BuiltBlock(block, header.hash, included, rejected, frozenset(overlay.changes), len(overlay.events))
+
+    def import_block(self, block: Block, *, justification: bytes | None = None, verified: frozenset[bytes] | set = frozenset()) -> ImportResult:
+        """Execute a block from a peer against its parent's state and store it.
+
+        The caller has checked the consensus seal. Every extrinsic is re-checked here (signature
+        included, unless its hash is in ``verified``: the pool has checked it already); the block
+        is refused whole (InvalidBlock) if any is invalid, an inherent fails, or the state or
+        extrinsics root differs from what execution gives.
+        """
+        header = block.header
+        if self.db.header(header.hash) is not None:
+            return ImportResult(header.hash, header.number, False, already_known=True)
+        parent = self.header(header.parent_hash)
+        if parent is None:
+            raise UnknownParent(f"parent 0x{header.parent_hash.hex()} of #{header.number} is unknown")
+        if header.number != parent.number + 1:
+            raise InvalidBlock(f"block number {header.number} does not follow its parent's {parent.number}")
+        if header.number <= self.finalized.number or not self.is_descendant(parent, self.finalized):
+            raise InvalidBlock("the block is not on the finalized chain")
+        if extrinsics_root(block.extrinsics, _ordered_root) != header.extrinsics_root:
+            raise InvalidBlock("extrinsics root does not match the body")
+
+        executed = strip_seal(header)
+        overlay = self._parent_state(parent)
+        ctx = self.executive.initialize_block(overlay, header.number, parent.hash, executed.digest)
+        seen_signed = False
+        try:
+            for index, data in enumerate(block.extrinsics):
+                checked = self.executive.check_format(decode_extrinsic(data))
+                if checked.xt.signer is None and seen_signed:
+                    raise InvalidBlock("inherents must come before signed extrinsics")
+                seen_signed = seen_signed or checked.xt.signer is not None
+                self.executive.apply_extrinsic(ctx, index, checked, signature_verified=checked.xt.hash in verified)
+            self.executive.finalize_block(ctx, len(block.extrinsics))
+        except (TransactionValidityError, DecodeError, InherentFailed) as e:
+            raise InvalidBlock(f"extrinsic refused: {e}") from None
+        update = self.state_trie(parent.state_root).apply_changes(overlay.changes)
+        if update.root != header.state_root:
+            raise InvalidBlock(f"state root mismatch: header has 0x{header.state_root.hex()}, execution gives 0x{update.root.hex()}")
+        return self._commit(block, overlay.changes, update.new_nodes, justification)
+
+    # -- committing ---------------------------------------------------------------------------
+    def _commit(self, block: Block, changes: dict, new_nodes: dict, justification: bytes | None) -> ImportResult:
+        """Store the block; make it best if it is longer than the current best (one batch)."""
+        header = block.header
         batch = BlockBatch()
-        batch.put_block(header.hash, number, header.encode(), body, canonical=True)
-        batch.put_trie_nodes(update.new_nodes)
-        batch.apply_state(changes)
-        batch.set_meta("best", header.hash)
+        body = encode_compact(len(block.extrinsics)) + b"".join(block.extrinsics)
+        batch.put_block(header.hash, header.number, header.encode(), body, canonical=False)
+        batch.put_changed_keys(header.hash, _KEY_LIST.encode(list(changes)))
+        batch.put_trie_nodes(new_nodes)
+        if justification is not None:
+            batch.put_justification(header.hash, justification)
+        result = ImportResult(header.hash, header.number, False)
+        if header.number > self.best.number:
+            if header.parent_hash == self.best.hash:
+                batch.apply_state(changes)
+                batch.set_canonical(header.number, header.hash)
+                result.enacted, result.changed_keys = [header.hash], frozenset(changes)
+            else:
+                self._reorg_into(batch, header, result, pending=(header.hash, changes, new_nodes))
+            batch.set_meta("best", header.hash)
+            result.is_new_best = True
         self.db.commit(batch)
-        self.best = header
-        return BuiltBlock(Block(header, tuple(extrinsics)), header.hash, included, rejected, frozenset(changes), len(overlay.events))
+        if result.is_new_best:
+            self.best = header
+        return result
+
+    def _reorg_into(self, batch: BlockBatch, new_best: Header, result: ImportResult, pending=None) -> None:
+        """Move the flat state and the canonical index from the current best to ``new_best``."""
+        old, new = self.best, new_best
+        retracted, enacted = [], []
+        while old.number > new.number:
+            retracted.append(old)
+            old = self.header(old.parent_hash)
+        while new.number > old.number:
+            enacted.append(new)
+            new = self.header(new.parent_hash)
+        while old.hash != new.hash:
+            retracted.append(old)
+            enacted.append(new)
+            old, new = self.header(old.parent_hash), self.header(new.parent_hash)
+        enacted.reverse()
+        keys: set[bytes] = set()
+        for h in retracted + enacted:
+            if pending is not None and h.hash == pending[0]:
+                keys.update(pending[1])
+            else:
+                keys.update(_KEY_LIST.decode_all(self.db.changed_keys(h.hash)))
+        # The new best's trie is the truth. A block being committed has its nodes in the same
+        # batch, not yet in the database, so reads look at those first.
+        store = self.node_store if pending is None else _PendingNodes(pending[2], self.db)
+        trie = Trie(store, new_best.state_root, self._trie_cache)
+        batch.apply_state({key: trie.get(key) for key in keys})
+        for h in enacted:
+            batch.set_canonical(h.number, h.hash)
+        for number in range(new_best.number + 1, self.best.number + 1):
+            batch.clear_canonical(number)
+        result.retracted = [h.hash for h in retracted]
+        result.enacted = [h.hash for h in enacted]
+        result.changed_keys = frozenset(keys)
 
     # -- finality -----------------------------------------------------------------------------
-    def finalize(self, block_hash: bytes) -> Header:
+    def finalize(self, block_hash: bytes, justification: bytes | None = None) -> Header:
+        """Finalize ``block_hash`` (and so its ancestors). If it is not on the best chain, the
+        best block moves to it: a finalized block is never reverted."""
         header = self._header_or_fail(block_hash)
-        if header.number < self.finalized.number:
-            raise ChainError("finality never goes backwards")
+        if header.number < self.finalized.number or not self.is_descendant(header, self.finalized):
+            raise FinalityConflict(f"#{header.number} 0x{block_hash.hex()[:12]} does not descend from the finalized #{self.finalized.number}")
         batch = BlockBatch()
         batch.set_meta("finalized", block_hash)
+        if justification is not None:
+            batch.put_justification(block_hash, justification)
+        moved = None
+        if not self.is_descendant(self.best, header):
+            moved = ImportResult(block_hash, header.number, True)
+            self._reorg_into(batch, header, moved)
+            batch.set_meta("best", block_hash)
         self.db.commit(batch)
         self.finalized = header
+        if moved is not None:
+            self.best = header
         return header
+
+
+class _PendingNodes:
+    """Trie nodes of a block being committed, in front of the database's."""
+
+    __slots__ = ("_new", "_db")
+
+    def __init__(self, new_nodes: dict, db: ChainDB):
+        self._new, self._db = new_nodes, db
+
+    def get(self, node_hash: bytes) -> bytes | None:
+        node = self._new.get(node_hash)
+        return node if node is not None else self._db.trie_node(node_hash)
 
 
 class _DbNodes:
@@ -208,6 +394,3 @@ class _DbNodes:
 
 def _ordered_root(items: list[tuple[bytes, bytes]]) -> bytes:
     return trie_root(dict(items))
-
-
-__all__ = ["Chain", "ChainError", "StateView", "BuiltBlock", "blake2_256", "InherentFailed"]

@@ -8,6 +8,7 @@ is in the OS page cache); a power cut can lose the last blocks but never leaves 
 Key layout (one keyspace, prefixed):
   h<hash>        header          b<hash>   body (extrinsics)      j<hash>  justification
   n<number:8BE>  canonical hash  t<hash>   trie node              s<key>   best-block state
+  c<hash>        the keys the block changed (to move the flat state on a reorg)
   m<name>        metadata pointers (best, finalized, genesis)
 """
 
@@ -18,8 +19,8 @@ from typing import Iterator
 
 from rocksdict import Options, Rdict, WriteBatch
 
-HEADER, BODY, JUSTIFICATION, CANONICAL, TRIE_NODE, STATE, META = (
-    b"h", b"b", b"j", b"n", b"t", b"s", b"m",
+HEADER, BODY, JUSTIFICATION, CANONICAL, TRIE_NODE, STATE, META, CHANGED_KEYS = (
+    b"h", b"b", b"j", b"n", b"t", b"s", b"m", b"c",
 )
 
 
@@ -57,6 +58,9 @@ class ChainDB:
     def canonical_hash(self, number: int) -> bytes | None:
         return self._db.get(number_key(number))
 
+    def changed_keys(self, block_hash: bytes) -> bytes | None:
+        return self._db.get(CHANGED_KEYS + block_hash)
+
     def trie_node(self, node_hash: bytes) -> bytes | None:
         return self._db.get(TRIE_NODE + node_hash)
 
@@ -92,7 +96,16 @@ class BlockBatch:
         self.batch.put(HEADER + block_hash, header)
         self.batch.put(BODY + block_hash, body)
         if canonical:
-            self.batch.put(number_key(number), block_hash)
+            self.set_canonical(number, block_hash)
+
+    def set_canonical(self, number: int, block_hash: bytes) -> None:
+        self.batch.put(number_key(number), block_hash)
+
+    def clear_canonical(self, number: int) -> None:
+        self.batch.delete(number_key(number))
+
+    def put_changed_keys(self, block_hash: bytes, encoded_keys: bytes) -> None:
+        self.batch.put(CHANGED_KEYS + block_hash, encoded_keys)
 
     def put_justification(self, block_hash: bytes, justification: bytes) -> None:
         self.batch.put(JUSTIFICATION + block_hash, justification)
