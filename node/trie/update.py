@@ -21,6 +21,7 @@ from node.trie.build import HEX, NIBBLE, NodeWriter, PendingNode, Slot, build, c
 from node.trie.codec import Branch, Leaf
 
 Change = tuple[str, "bytes | None"]  # (key as hex nibbles, new value or None to delete)
+_GENERAL = object()  # "the fast path does not apply"
 
 
 class Updater:
@@ -37,6 +38,10 @@ class Updater:
             items = [c for c in changes[lo:hi] if c[1] is not None]
             return build(items, 0, len(items), depth, self.writer) if items else None  # type: ignore[arg-type]
         dirty = type(slot) is PendingNode
+        if not dirty and hi - lo == 1:
+            result = self._apply_one(slot, depth, changes, lo)  # type: ignore[arg-type]
+            if result is not _GENERAL:
+                return result  # type: ignore[return-value]
         node = slot if dirty else self._pending(self.load(slot))  # type: ignore[arg-type]
         changed = dirty
         partial = node.partial
@@ -81,6 +86,34 @@ class Updater:
         if not changed:
             return slot
         return self._normalize(node)
+
+    def _apply_one(self, slot: bytes, depth: int, changes: list[Change], at: int) -> object:
+        """Fast path for one change below a stored node, the common case near the leaves: the
+        same result as the general path, or _GENERAL when it has to be taken."""
+        key, raw = changes[at]
+        node = self.load(slot)
+        partial = node.partial
+        if not key.startswith(partial, depth):
+            return slot if raw is None else _GENERAL
+        pos = depth + len(partial)
+        if len(key) == pos:
+            if type(node) is Branch:
+                return _GENERAL
+            if raw is None:
+                return None
+            pending = PendingNode(partial, node.value, node.hashed, None)
+            return pending if self._set_value(pending, raw) else slot
+        if type(node) is Leaf:
+            return slot if raw is None else _GENERAL
+        index = NIBBLE[key[pos]]
+        old = node.children[index]  # type: ignore[union-attr]
+        new = self.apply(old, pos + 1, changes, at, at + 1)
+        if new is old:
+            return slot
+        children = list(node.children)  # type: ignore[union-attr]
+        children[index] = new
+        pending = PendingNode(partial, node.value, node.hashed, children)
+        return pending if new is not None else self._normalize(pending)
 
     def _set_value(self, node: PendingNode, raw: bytes | None) -> bool:
         if raw is None:
