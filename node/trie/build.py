@@ -7,6 +7,7 @@ are 32 bytes or longer (shorter ones are inlined into their parent, as Substrate
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Union
 
@@ -95,6 +96,15 @@ class NodeWriter:
         return digest
 
 
+def ensure_recursion_room(longest_key: int) -> None:
+    """Building, updating and encoding recurse once per trie level, a few frames each, and a path
+    has at most one level per nibble of its key. Long nested keys (b"", b"a", b"aa", ...) would
+    overflow Python's default limit, so raise it (never lower it) to fit the longest key."""
+    need = 8 * longest_key + 1000
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+
+
 def common_prefix(a: str, b: str, start: int) -> int:
     """Index of the first nibble from ``start`` where ``a`` and ``b`` differ (or the shorter end)."""
     end = min(len(a), len(b))
@@ -143,6 +153,8 @@ def build_trie(
     """Every node of the trie holding ``items`` (a later duplicate key wins, as in trie-root)."""
     pairs = dict(items.items() if isinstance(items, Mapping) else items)
     sorted_items = sorted((bytes(k).hex(), bytes(v)) for k, v in pairs.items())
+    if sorted_items:
+        ensure_recursion_room(max(len(k) for k, _ in sorted_items) // 2)
     writer = NodeWriter(state_version)
     top = build(sorted_items, 0, len(sorted_items), 0, writer) if sorted_items else None
     root = writer.root(top)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Iterable, Iterator, Mapping
 
-from node.trie.build import HEX, NIBBLE, NodeWriter, TrieUpdate
+from node.trie.build import HEX, NIBBLE, NodeWriter, TrieUpdate, ensure_recursion_room
 from node.trie.codec import EMPTY_ROOT, HASH_LEN, Branch, Empty, Leaf, decode_node
 from node.trie.errors import InvalidTrieNode, MissingTrieNode
 from node.trie.store import NodeStore, RecordingStore
@@ -117,6 +117,7 @@ class Trie:
         if not items:
             return TrieUpdate(self.root, {})
         items.sort(key=itemgetter(0))
+        ensure_recursion_room(max(len(k) for k, _ in items) // 2)
         writer = NodeWriter()
         slot = None if self.root == EMPTY_ROOT else self.root
         new = Updater(self._load, writer).apply(slot, 0, items, 0, len(items))

@@ -245,3 +245,14 @@ def test_deleting_a_key_records_the_sibling_it_merges_with():
     assert update.root == trie_root({b"ab" + b"d" * 40: b"2" * 40})
     replay = Trie(ProofBackedStore(recorder.proof()), trie.root)
     assert replay.apply_changes({b"ab" + b"c" * 40: None}).root == update.root
+
+
+def test_deeply_nested_keys_do_not_overflow_the_stack():
+    # b"", b"\x01", b"\x01\x01", ...: one trie level per byte, deeper than Python's default limit
+    items = {b"\x01" * n: b"%d" % n for n in range(600)}
+    trie, store = make(items)
+    assert trie.root == trie_root(items)
+    assert trie.get(b"\x01" * 599) == b"599"
+    assert list(trie.iter_keys(b"\x01" * 590)) == [b"\x01" * n for n in range(590, 600)]
+    odd = {k: None for k in list(items)[1::2]}
+    assert trie.apply_changes(odd).root == trie_root({k: v for k, v in items.items() if k not in odd})
