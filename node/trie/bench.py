@@ -43,7 +43,10 @@ def main() -> None:
     t0 = time.process_time()
     genesis = build_trie(state)
     t1 = time.process_time()
-    print(f"build {args.keys} keys from scratch: {t1 - t0:.2f} s ({args.keys / (t1 - t0):,.0f} keys/s)")
+    print(
+        f"build {args.keys} keys from scratch: {t1 - t0:.2f} s "
+        f"({args.keys / (t1 - t0):,.0f} keys/s)"
+    )
     store = MemoryStore(genesis.new_nodes)
 
     existing = list(state)
@@ -51,7 +54,9 @@ def main() -> None:
     n_delete = args.changes // 10
     changes: dict[bytes, bytes | None] = {k: None for k in picked[:n_delete]}
     changes.update((k, value()) for k in picked[n_delete:])
-    changes.update((account_key(args.keys + i), value()) for i in range(args.changes - len(changes)))
+    changes.update(
+        (account_key(args.keys + i), value()) for i in range(args.changes - len(changes))
+    )
 
     best = float("inf")
     for _ in range(args.repeat):  # a fresh Trie each time: nothing decoded in advance
@@ -61,7 +66,8 @@ def main() -> None:
         best = min(best, time.process_time() - t0)
     print(
         f"apply_changes: {len(changes)} changed keys in a {args.keys}-key trie: {best:.3f} s "
-        f"({len(changes) / best:,.0f} keys/s), {len(update.new_nodes)} new nodes (best of {args.repeat})"
+        f"({len(changes) / best:,.0f} keys/s), {len(update.new_nodes)} new nodes "
+        f"(best of {args.repeat})"
     )
     store.update(update.new_nodes)
 
@@ -82,7 +88,10 @@ def main() -> None:
         verify_read_proof(update.root, proof, [key])
     t3 = time.process_time()
     size = sum(len(n) for _, p in proofs for n in p) / len(proofs)
-    print(f"verify_read_proof, 1 key each: {args.proofs / (t3 - t2):,.0f} proofs/s ({size:,.0f} bytes avg)")
+    print(
+        f"verify_read_proof, 1 key each: {args.proofs / (t3 - t2):,.0f} proofs/s "
+        f"({size:,.0f} bytes avg)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ comparing and prefix tests on them run at C speed, and ``bytes.hex()`` is the ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 from node.primitives.hashing import blake2_256
 from node.primitives.scale import DecodeError, decode_compact, encode_compact
@@ -61,7 +61,7 @@ class Branch:
     hashed: bool = False
 
 
-Node = Union[Empty, Leaf, Branch]
+Node = Empty | Leaf | Branch
 EMPTY = Empty()
 
 
@@ -98,25 +98,22 @@ def encode_branch(
     hashed: bool = False,
 ) -> bytes:
     if value is None:
-        head = _header(0x80, 6, len(partial))
+        head, val = _header(0x80, 6, len(partial)), b""
     elif hashed:
-        head = _header(0x10, 4, len(partial))
+        head, val = _header(0x10, 4, len(partial)), value
     else:
-        head = _header(0xC0, 6, len(partial))
-    parts = []
+        head, val = _header(0xC0, 6, len(partial)), encode_compact(len(value)) + value
+    parts = [head, _pack(partial), b"", val]
     bitmap = 0
-    for i, child in enumerate(children):
+    bit = 1
+    for child in children:
         if child is not None:
-            bitmap |= 1 << i
-            parts.append(_U8[len(child) << 2])  # compact length, always one byte for <= 32
+            bitmap |= bit
+            parts.append(_U8[len(child) << 2])  # compact length: one byte for <= 32
             parts.append(child)
-    if value is None:
-        val = b""
-    elif hashed:
-        val = value
-    else:
-        val = encode_compact(len(value)) + value
-    return b"".join((head, _pack(partial), bitmap.to_bytes(2, "little"), val, *parts))
+        bit <<= 1
+    parts[2] = bitmap.to_bytes(2, "little")
+    return b"".join(parts)
 
 
 def encode_node(node: Node) -> bytes:
@@ -212,9 +209,9 @@ def _decode(data: bytes) -> Node:
     pos += 2
     if not low | high:
         raise InvalidTrieNode("branch without children")
-    value = None
+    branch_value = None
     if has_value:
-        value, pos = _decode_value(data, pos, hashed)
+        branch_value, pos = _decode_value(data, pos, hashed)
     children: list[bytes | None] = [None] * 16
     for i in _SET_BITS[low] + _SET_BITS_HIGH[high]:
         # A reference is at most 32 bytes, so its compact length is one byte in mode 0.
@@ -229,7 +226,7 @@ def _decode(data: bytes) -> Node:
         pos = end
     if pos != len(data):
         raise InvalidTrieNode("trailing bytes after a branch")
-    return Branch(partial, tuple(children), value, hashed)
+    return Branch(partial, tuple(children), branch_value, hashed)
 
 
 def _decode_value(data: bytes, pos: int, hashed: bool) -> tuple[bytes, int]:

@@ -7,7 +7,8 @@ bytes) share the same key space: they are stored under the hash of the value.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 
 class NodeStore(Protocol):

@@ -12,8 +12,8 @@ validity's state part; a validator replays the same calls on
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
-from typing import Iterable, Iterator, Mapping
 
 from node.trie.build import HEX, NIBBLE, NodeWriter, TrieUpdate, ensure_recursion_room
 from node.trie.codec import EMPTY_ROOT, HASH_LEN, Branch, Empty, Leaf, decode_node
@@ -51,9 +51,9 @@ class Trie:
                 if node.value is None:
                     return None
                 return self._value(node.value) if node.hashed else node.value
-            if type(node) is Leaf:
+            if isinstance(node, Leaf):
                 return None
-            child = node.children[NIBBLE[path[depth]]]  # type: ignore[union-attr]
+            child = node.children[NIBBLE[path[depth]]]
             if child is None:
                 return None
             depth += 1
@@ -77,18 +77,18 @@ class Trie:
         stack: list[tuple[Leaf | Branch | bytes, str]] = [] if root is None else [(root, "")]
         while stack:
             ref, base = stack.pop()
-            node = self._load(ref) if type(ref) is bytes else ref
-            path = base + node.partial  # type: ignore[union-attr]
+            node = self._load(ref) if isinstance(ref, bytes) else ref
+            path = base + node.partial
             if not wanted(path):
                 continue
             if (
-                node.value is not None  # type: ignore[union-attr]
+                node.value is not None
                 and not len(path) & 1
                 and path.startswith(want)
                 and (after is None or path > after)
             ):
                 yield bytes.fromhex(path)
-            if type(node) is Branch:
+            if isinstance(node, Branch):
                 for index in range(15, -1, -1):
                     child = node.children[index]
                     if child is not None and wanted(path + HEX[index]):
@@ -121,9 +121,9 @@ class Trie:
         writer = NodeWriter()
         slot = None if self.root == EMPTY_ROOT else self.root
         new = Updater(self._load, writer).apply(slot, 0, items, 0, len(items))
-        if new is slot:
+        if isinstance(new, bytes):  # only ever the old root itself: nothing changed
             return TrieUpdate(self.root, {})
-        return TrieUpdate(writer.root(new), writer.new_nodes)  # type: ignore[arg-type]
+        return TrieUpdate(writer.root(new), writer.new_nodes)
 
     # --- node access ---------------------------------------------------------------------------
 
@@ -145,13 +145,14 @@ class Trie:
             if data is None:
                 raise MissingTrieNode(ref)
             node = decode_node(data)
+            if isinstance(node, Empty):
+                raise InvalidTrieNode("an empty node where a trie node is required")
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            if type(node) is not Empty:
-                self._cache[ref] = node  # type: ignore[assignment]
-        if type(node) is Empty:
+            self._cache[ref] = node
+        if isinstance(node, Empty):
             raise InvalidTrieNode("an empty node where a trie node is required")
-        return node  # type: ignore[return-value]
+        return node
 
     def _value(self, value_hash: bytes) -> bytes:
         value = self.store.get(value_hash)

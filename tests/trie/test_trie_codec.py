@@ -31,7 +31,7 @@ def test_branch_layout_bitmap_value_then_children():
     children[0] = b"\x41\x00\x04\x07"  # inline leaf, 4 bytes
     children[15] = H32
     node = Branch("", tuple(children), b"\x09")
-    expected = bytes.fromhex("c0" "0180" "0409" "10" "41000407") + b"\x80" + H32
+    expected = bytes.fromhex("c0018004091041000407") + b"\x80" + H32
     assert encode_node(node) == expected
 
 
@@ -155,7 +155,7 @@ def test_decode_rejects_nonzero_padding_nibble():
 def test_decode_rejects_branch_without_children():
     # as sp-trie's node_with_no_children_fail_decoding
     with pytest.raises(InvalidTrieNode):
-        decode_node(bytes.fromhex("c00000" "0401"))
+        decode_node(bytes.fromhex("c000000401"))
 
 
 def test_decode_rejects_child_reference_longer_than_a_hash():

@@ -80,7 +80,9 @@ def test_deleting_every_key_gives_the_empty_root():
 
 def test_changes_that_change_nothing_create_no_nodes():
     trie, _ = make(ITEMS)
-    update = trie.apply_changes({b"dog": b"puppy", b"doge": b"coin" * 20, b"cat": None, b"dogs": None})
+    update = trie.apply_changes(
+        {b"dog": b"puppy", b"doge": b"coin" * 20, b"cat": None, b"dogs": None}
+    )
     assert update.root == trie.root
     assert update.new_nodes == {}
 
@@ -150,8 +152,17 @@ def test_iter_keys_lists_all_keys_in_order():
 
 @pytest.mark.parametrize(
     "prefix, start_after",
-    [(b"do", None), (b"do", b"dog"), (b"", b"do"), (b"", b"dogz"), (b"h", None), (b"x", None),
-     (b"", b"\xff" * 41), (b"dog", b"do"), (b"", b"")],
+    [
+        (b"do", None),
+        (b"do", b"dog"),
+        (b"", b"do"),
+        (b"", b"dogz"),
+        (b"h", None),
+        (b"x", None),
+        (b"", b"\xff" * 41),
+        (b"dog", b"do"),
+        (b"", b""),
+    ],
 )
 def test_iter_keys_filters_by_prefix_and_start(prefix, start_after):
     trie, _ = make(ITEMS)
@@ -206,7 +217,9 @@ def test_recording_store_records_absent_key_lookups():
 
 def test_a_recorded_block_replays_statelessly_on_its_proof():
     rng = random.Random(3)
-    items = {rng.randbytes(rng.randint(1, 6)): rng.randbytes(rng.choice([4, 40])) for _ in range(300)}
+    items = {
+        rng.randbytes(rng.randint(1, 6)): rng.randbytes(rng.choice([4, 40])) for _ in range(300)
+    }
     trie, store = make(items)
     keys = sorted(items)
     reads = [keys[5], keys[77], b"absent key"]
@@ -255,4 +268,6 @@ def test_deeply_nested_keys_do_not_overflow_the_stack():
     assert trie.get(b"\x01" * 599) == b"599"
     assert list(trie.iter_keys(b"\x01" * 590)) == [b"\x01" * n for n in range(590, 600)]
     odd = {k: None for k in list(items)[1::2]}
-    assert trie.apply_changes(odd).root == trie_root({k: v for k, v in items.items() if k not in odd})
+    assert trie.apply_changes(odd).root == trie_root(
+        {k: v for k, v in items.items() if k not in odd}
+    )

@@ -12,7 +12,9 @@ from node.trie import EMPTY_ROOT, InvalidProof, MemoryStore, Trie, verify_read_p
 from node.trie.codec import Branch, Leaf, decode_node, encode_node
 
 LONG = b"L" * 70  # stored as a value node; the 30-byte values make leaves too big to inline
-ITEMS = {bytes([a, b]) + b"key": bytes([a, b]) * 15 for a in range(0, 256, 17) for b in range(0, 256, 51)}
+ITEMS = {
+    bytes([a, b]) + b"key": bytes([a, b]) * 15 for a in range(0, 256, 17) for b in range(0, 256, 51)
+}
 ITEMS[b"\x11\x33long"] = LONG
 KEY, LONG_KEY, FAR_KEY, ABSENT = b"\x00\x00key", b"\x11\x33long", b"\xff\xffkey", b"\x00\x00kez"
 
@@ -39,7 +41,11 @@ def leaf_of(proof: list[bytes], value: bytes) -> int:
 def test_honest_proof_verifies(trie):
     keys = [KEY, LONG_KEY, ABSENT]
     proof = trie.read_proof(keys)
-    assert verify_read_proof(trie.root, proof, keys) == {KEY: ITEMS[KEY], LONG_KEY: LONG, ABSENT: None}
+    assert verify_read_proof(trie.root, proof, keys) == {
+        KEY: ITEMS[KEY],
+        LONG_KEY: LONG,
+        ABSENT: None,
+    }
 
 
 def test_proof_rejected_if_it_has_unused_nodes(trie):
@@ -78,10 +84,14 @@ def test_proof_rejected_if_a_node_is_tampered(trie):
     i = leaf_of(proof, ITEMS[KEY])
     forged_leaf = encode_node(Leaf(decode_node(proof[i]).partial, b"forged" * 10))
     parent = next(
-        j for j, n in enumerate(proof) if isinstance(decode_node(n), Branch) and blake2_256(proof[i]) in n
+        j
+        for j, n in enumerate(proof)
+        if isinstance(decode_node(n), Branch) and blake2_256(proof[i]) in n
     )
     branch = decode_node(proof[parent])
-    children = tuple(blake2_256(forged_leaf) if c == blake2_256(proof[i]) else c for c in branch.children)
+    children = tuple(
+        blake2_256(forged_leaf) if c == blake2_256(proof[i]) else c for c in branch.children
+    )
     proof[parent] = encode_node(Branch(branch.partial, children, branch.value, branch.hashed))
     proof[i] = forged_leaf
     with pytest.raises(InvalidProof, match="lacks node"):

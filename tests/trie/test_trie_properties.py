@@ -87,7 +87,11 @@ def test_read_proofs_verify_for_present_and_absent_keys(items, extra):
 
 
 @RELAXED
-@given(key_values, st.lists(keys, max_size=6), st.dictionaries(keys, st.one_of(st.none(), values), max_size=15))
+@given(
+    key_values,
+    st.lists(keys, max_size=6),
+    st.dictionaries(keys, st.one_of(st.none(), values), max_size=15),
+)
 def test_recorded_work_replays_on_its_proof_alone(items, reads, writes):
     store = MemoryStore()
     base = apply_all(store, Trie(store), items)

@@ -1,4 +1,4 @@
-"""Known results from Substrate and other Polkadot hosts (tests/trie/vectors.json names each source)."""
+"""Known results from Substrate and other Polkadot hosts; vectors.json names each source."""
 
 from __future__ import annotations
 
