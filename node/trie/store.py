@@ -7,7 +7,7 @@ bytes) share the same key space: they are stored under the hash of the value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 
@@ -56,6 +56,3 @@ class RecordingStore:
     def proof(self) -> list[bytes]:
         """The recorded node encodings, without duplicates."""
         return list(self.recorded.values())
-
-    def recorded_hashes(self) -> Iterable[bytes]:
-        return self.recorded.keys()

@@ -135,23 +135,23 @@ class Trie:
         return self._load(self.root)
 
     def _load(self, ref: bytes) -> Leaf | Branch:
-        if len(ref) < HASH_LEN:  # inline child: the reference is the node
-            node = decode_node(ref)
+        """The node a child reference (or the root hash) points to."""
+        cached = self._cache.get(ref)
+        if cached is not None:
+            return cached
+        if len(ref) < HASH_LEN:  # inline child: the reference is the node itself
+            data = ref
         else:
-            cached = self._cache.get(ref)
-            if cached is not None:
-                return cached
-            data = self.store.get(ref)
-            if data is None:
+            stored = self.store.get(ref)
+            if stored is None:
                 raise MissingTrieNode(ref)
-            node = decode_node(data)
-            if isinstance(node, Empty):
-                raise InvalidTrieNode("an empty node where a trie node is required")
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[ref] = node
+            data = stored
+        node = decode_node(data)
         if isinstance(node, Empty):
             raise InvalidTrieNode("an empty node where a trie node is required")
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[ref] = node
         return node
 
     def _value(self, value_hash: bytes) -> bytes:
