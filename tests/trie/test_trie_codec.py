@@ -123,6 +123,19 @@ def test_decoder_accepts_only_what_it_would_encode_again(data):
     assert encode_node(node) == data
 
 
+@settings(deadline=None)
+@given(nodes(), st.data())
+def test_a_mutated_node_fails_to_decode_or_is_canonical(node, data):
+    encoded = bytearray(encode_node(node))
+    at = data.draw(st.integers(0, len(encoded) - 1))
+    encoded[at] = data.draw(st.integers(0, 255))
+    try:
+        decoded = decode_node(bytes(encoded))
+    except InvalidTrieNode:
+        return
+    assert encode_node(decoded) == encoded  # one node, one encoding: no malleable proofs
+
+
 # --- malformed nodes --------------------------------------------------------------------------
 
 
