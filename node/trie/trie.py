@@ -23,7 +23,9 @@ from node.trie.update import Updater
 
 __all__ = ["Trie", "TrieUpdate"]
 
-_CACHE_LIMIT = 200_000  # decoded nodes kept per Trie; content-addressed, so never stale
+# Decoded nodes kept per Trie (content-addressed, so never stale). A full branch costs about 1 KB
+# decoded, so this bounds the cache near 64 MB; a block's update touches far fewer nodes.
+_CACHE_LIMIT = 65_536
 
 
 class Trie:
