@@ -23,8 +23,8 @@ from node.trie.update import Updater
 
 __all__ = ["Trie", "TrieUpdate"]
 
-# Decoded nodes kept per Trie (content-addressed, so never stale). A full branch costs about 1 KB
-# decoded, so this bounds the cache near 64 MB; a block's update touches far fewer nodes.
+# Decoded nodes kept per Trie (content-addressed, so never stale). A full branch costs ~1.3 KB
+# decoded, so this bounds the cache near 85 MB; a block's update touches far fewer nodes.
 _CACHE_LIMIT = 65_536
 
 
