@@ -4,7 +4,8 @@
 - :mod:`node.trie.trie`   :class:`Trie` over a content-addressed node store: reads, batch updates,
   ordered key iteration and read proofs
 - :mod:`node.trie.proof`  :func:`verify_read_proof` and :class:`ProofBackedStore`
-- :mod:`node.trie.store`  the :class:`NodeStore` protocol, :class:`MemoryStore`, :class:`RecordingStore`
+- :mod:`node.trie.store`  the :class:`NodeStore` protocol, :class:`MemoryStore`,
+  :class:`RecordingStore`
 """
 
 from node.trie.build import build_trie, trie_root

@@ -7,8 +7,9 @@ are 32 bytes or longer (shorter ones are inlined into their parent, as Substrate
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Union
 
 from node.primitives.hashing import blake2_256
 from node.trie.codec import EMPTY_ROOT, HASH_LEN, MAX_INLINE_VALUE, encode_branch, encode_leaf
@@ -40,7 +41,7 @@ class PendingNode:
         partial: str,
         value: bytes | None,
         hashed: bool,
-        children: "list[Slot] | None",
+        children: list[Slot] | None,
     ) -> None:
         self.partial = partial
         self.value = value
@@ -48,7 +49,7 @@ class PendingNode:
         self.children = children
 
 
-Slot = Union[None, bytes, PendingNode]
+Slot = None | bytes | PendingNode
 
 
 class NodeWriter:
@@ -74,8 +75,8 @@ class NodeWriter:
         children = node.children
         if children is None:
             return encode_leaf(node.partial, node.value, node.hashed)  # type: ignore[arg-type]
-        refs = [c if c is None or type(c) is bytes else self.ref(c) for c in children]
-        return encode_branch(node.partial, refs, node.value, node.hashed)  # type: ignore[arg-type]
+        refs = [self.ref(c) if isinstance(c, PendingNode) else c for c in children]
+        return encode_branch(node.partial, refs, node.value, node.hashed)
 
     def ref(self, node: PendingNode) -> bytes:
         encoded = self.encode(node)
@@ -95,8 +96,17 @@ class NodeWriter:
         return digest
 
 
+def ensure_recursion_room(longest_key: int) -> None:
+    """Building, updating and encoding recurse once per trie level, a few frames each, and a path
+    has at most one level per nibble of its key. Long nested keys (b"", b"a", b"aa", ...) would
+    overflow Python's default limit, so raise it (never lower it) to fit the longest key."""
+    need = 8 * longest_key + 1000
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+
+
 def common_prefix(a: str, b: str, start: int) -> int:
-    """Index of the first nibble from ``start`` where ``a`` and ``b`` differ (or the shorter end)."""
+    """First nibble from ``start`` where ``a`` and ``b`` differ, or the shorter end."""
     end = min(len(a), len(b))
     if start < end and a[start] != b[start]:  # the usual case below the top of a trie
         return start
@@ -115,7 +125,7 @@ def common_prefix(a: str, b: str, start: int) -> int:
 def build(
     items: list[tuple[str, bytes]], lo: int, hi: int, depth: int, writer: NodeWriter
 ) -> PendingNode:
-    """The subtree holding ``items[lo:hi]`` (sorted, distinct hex keys sharing ``depth`` nibbles)."""
+    """The subtree for ``items[lo:hi]``: sorted, distinct hex keys sharing ``depth`` nibbles."""
     key, raw = items[lo]
     if hi - lo == 1:
         value, hashed = writer.value(raw)
@@ -143,6 +153,8 @@ def build_trie(
     """Every node of the trie holding ``items`` (a later duplicate key wins, as in trie-root)."""
     pairs = dict(items.items() if isinstance(items, Mapping) else items)
     sorted_items = sorted((bytes(k).hex(), bytes(v)) for k, v in pairs.items())
+    if sorted_items:
+        ensure_recursion_room(max(len(k) for k, _ in sorted_items) // 2)
     writer = NodeWriter(state_version)
     top = build(sorted_items, 0, len(sorted_items), 0, writer) if sorted_items else None
     root = writer.root(top)

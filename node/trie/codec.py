@@ -19,8 +19,8 @@ comparing and prefix tests on them run at C speed, and ``bytes.hex()`` is the ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 from node.primitives.hashing import blake2_256
 from node.primitives.scale import DecodeError, decode_compact, encode_compact
@@ -35,6 +35,9 @@ EMPTY_ROOT = blake2_256(EMPTY_NODE)
 
 _U8 = [bytes((i,)) for i in range(256)]
 _HEX_DIGITS = frozenset("0123456789abcdef")
+# Indices of the set bits of a bitmap byte, for the low (children 0-7) and high (8-15) byte.
+_SET_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
+_SET_BITS_HIGH = [tuple(i + 8 for i in range(8) if b >> i & 1) for b in range(256)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class Branch:
     hashed: bool = False
 
 
-Node = Union[Empty, Leaf, Branch]
+Node = Empty | Leaf | Branch
 EMPTY = Empty()
 
 
@@ -95,25 +98,22 @@ def encode_branch(
     hashed: bool = False,
 ) -> bytes:
     if value is None:
-        head = _header(0x80, 6, len(partial))
+        head, val = _header(0x80, 6, len(partial)), b""
     elif hashed:
-        head = _header(0x10, 4, len(partial))
+        head, val = _header(0x10, 4, len(partial)), value
     else:
-        head = _header(0xC0, 6, len(partial))
-    parts = []
+        head, val = _header(0xC0, 6, len(partial)), encode_compact(len(value)) + value
+    parts = [head, _pack(partial), b"", val]
     bitmap = 0
-    for i, child in enumerate(children):
+    bit = 1
+    for child in children:
         if child is not None:
-            bitmap |= 1 << i
-            parts.append(_U8[len(child) << 2])  # compact length, always one byte for <= 32
+            bitmap |= bit
+            parts.append(_U8[len(child) << 2])  # compact length: one byte for <= 32
             parts.append(child)
-    if value is None:
-        val = b""
-    elif hashed:
-        val = value
-    else:
-        val = encode_compact(len(value)) + value
-    return b"".join((head, _pack(partial), bitmap.to_bytes(2, "little"), val, *parts))
+        bit <<= 1
+    parts[2] = bitmap.to_bytes(2, "little")
+    return b"".join(parts)
 
 
 def encode_node(node: Node) -> bytes:
@@ -148,27 +148,34 @@ def decode_node(data: bytes) -> Node:
         raise InvalidTrieNode(f"truncated or malformed trie node: {exc}") from None
 
 
+def _kind(first: int) -> tuple[int, bool, bool, bool] | None:
+    """(nibble-count mask, is leaf, has value, value hashed) for a header byte."""
+    if first >> 6 == 1:
+        return 0x3F, True, True, False
+    if first >> 6 == 2:
+        return 0x3F, False, False, False
+    if first >> 6 == 3:
+        return 0x3F, False, True, False
+    if first >> 5 == 1:
+        return 0x1F, True, True, True
+    if first >> 4 == 1:
+        return 0x0F, False, True, True
+    return None  # 0x00 is the empty node; 0x01 (compact-proof escape) to 0x0f are not allowed
+
+
+_KINDS = [_kind(b) for b in range(256)]
+
+
 def _decode(data: bytes) -> Node:
     first = data[0]
-    kind = first >> 6
-    if kind == 1:
-        bits, leaf, has_value, hashed = 6, True, True, False
-    elif kind == 2:
-        bits, leaf, has_value, hashed = 6, False, False, False
-    elif kind == 3:
-        bits, leaf, has_value, hashed = 6, False, True, False
-    elif first >> 5 == 1:
-        bits, leaf, has_value, hashed = 5, True, True, True
-    elif first >> 4 == 1:
-        bits, leaf, has_value, hashed = 4, False, True, True
-    elif first == 0:
-        if len(data) != 1:
+    kind = _KINDS[first]
+    if kind is None:
+        if first == 0 and len(data) == 1:
+            return EMPTY
+        if first == 0:
             raise InvalidTrieNode("trailing bytes after the empty node")
-        return EMPTY
-    else:
         raise InvalidTrieNode(f"unknown node header 0x{first:02x}")
-
-    mask = (1 << bits) - 1
+    mask, leaf, has_value, hashed = kind
     nibbles = first & mask
     pos = 1
     if nibbles == mask:
@@ -198,32 +205,36 @@ def _decode(data: bytes) -> Node:
 
     if pos + 2 > len(data):
         raise InvalidTrieNode("branch bitmap runs past the end of the node")
-    bitmap = data[pos] | data[pos + 1] << 8
+    low, high = data[pos], data[pos + 1]
     pos += 2
-    if bitmap == 0:
+    if not low | high:
         raise InvalidTrieNode("branch without children")
-    value = None
+    branch_value = None
     if has_value:
-        value, pos = _decode_value(data, pos, hashed)
+        branch_value, pos = _decode_value(data, pos, hashed)
     children: list[bytes | None] = [None] * 16
-    for i in range(16):
-        if bitmap >> i & 1:
-            size, pos = decode_compact(data, pos)
-            if not 0 < size <= HASH_LEN:
-                raise InvalidTrieNode(f"child reference of {size} bytes")
-            end = pos + size
-            if end > len(data):
-                raise InvalidTrieNode("child reference runs past the end of the node")
-            children[i] = data[pos:end]
-            pos = end
+    for i in _SET_BITS[low] + _SET_BITS_HIGH[high]:
+        # A reference is at most 32 bytes, so its compact length is one byte in mode 0.
+        size = data[pos]
+        if size & 3 or not 0 < size <= HASH_LEN << 2:
+            raise InvalidTrieNode("child reference is not a 32-byte hash or a short inline node")
+        pos += 1
+        end = pos + (size >> 2)
+        if end > len(data):
+            raise InvalidTrieNode("child reference runs past the end of the node")
+        children[i] = data[pos:end]
+        pos = end
     if pos != len(data):
         raise InvalidTrieNode("trailing bytes after a branch")
-    return Branch(partial, tuple(children), value, hashed)
+    return Branch(partial, tuple(children), branch_value, hashed)
 
 
 def _decode_value(data: bytes, pos: int, hashed: bool) -> tuple[bytes, int]:
     if hashed:
         end = pos + HASH_LEN
+    elif not data[pos] & 3:  # short value: one-byte compact length
+        end = pos + 1 + (data[pos] >> 2)
+        pos += 1
     else:
         size, pos = decode_compact(data, pos)
         if size >= 1 << 32:

@@ -8,7 +8,7 @@ used to answer the queries, and none appears twice, so proofs cannot be padded.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from node.primitives.hashing import blake2_256
 from node.trie.codec import HASH_LEN

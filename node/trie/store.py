@@ -7,7 +7,8 @@ bytes) share the same key space: they are stored under the hash of the value.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 
 class NodeStore(Protocol):
@@ -55,6 +56,3 @@ class RecordingStore:
     def proof(self) -> list[bytes]:
         """The recorded node encodings, without duplicates."""
         return list(self.recorded.values())
-
-    def recorded_hashes(self) -> Iterable[bytes]:
-        return self.recorded.keys()

@@ -14,13 +14,20 @@ Structural rules, the same as Substrate's TrieDBMut (so roots agree):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from node.primitives.hashing import blake2_256
 from node.trie.build import HEX, NIBBLE, NodeWriter, PendingNode, Slot, build, common_prefix
 from node.trie.codec import Branch, Leaf
 
 Change = tuple[str, "bytes | None"]  # (key as hex nibbles, new value or None to delete)
+
+
+class _General:
+    """The fast path does not apply: take the general one."""
+
+
+_GENERAL = _General()
 
 
 class Updater:
@@ -34,15 +41,26 @@ class Updater:
         """The new content of ``slot`` after ``changes[lo:hi]``, whose keys all share the first
         ``depth`` nibbles that lead to it. Returns ``slot`` itself when nothing changed."""
         if slot is None:
-            items = [c for c in changes[lo:hi] if c[1] is not None]
-            return build(items, 0, len(items), depth, self.writer) if items else None  # type: ignore[arg-type]
-        dirty = type(slot) is PendingNode
-        node = slot if dirty else self._pending(self.load(slot))  # type: ignore[arg-type]
+            items = [(k, v) for k, v in changes[lo:hi] if v is not None]
+            return build(items, 0, len(items), depth, self.writer) if items else None
+        if isinstance(slot, PendingNode):
+            node, dirty = slot, True
+        else:
+            if hi - lo == 1:
+                result = self._apply_one(slot, depth, changes, lo)
+                if not isinstance(result, _General):
+                    return result
+            node, dirty = self._pending(self.load(slot)), False
         changed = dirty
         partial = node.partial
-        if not (changes[lo][0].startswith(partial, depth) and changes[hi - 1][0].startswith(partial, depth)):
+        if not (
+            changes[lo][0].startswith(partial, depth)
+            and changes[hi - 1][0].startswith(partial, depth)
+        ):
             # Keys leaving this node's partial key are absent: deleting them changes nothing.
-            changes = [c for c in changes[lo:hi] if c[1] is not None or c[0].startswith(partial, depth)]
+            changes = [
+                c for c in changes[lo:hi] if c[1] is not None or c[0].startswith(partial, depth)
+            ]
             lo, hi = 0, len(changes)
             if not changes:
                 return slot
@@ -51,9 +69,9 @@ class Updater:
             if cut < len(full):  # an insertion leaves the partial key: split the node there
                 split = cut - depth
                 node.partial = partial[split + 1 :]
-                top = PendingNode(partial[:split], None, False, [None] * 16)
-                top.children[NIBBLE[partial[split]]] = node  # type: ignore[index]
-                node = top
+                kids: list[Slot] = [None] * 16
+                kids[NIBBLE[partial[split]]] = node
+                node = PendingNode(partial[:split], None, False, kids)
                 changed = True
 
         pos = depth + len(node.partial)
@@ -81,6 +99,36 @@ class Updater:
         if not changed:
             return slot
         return self._normalize(node)
+
+    def _apply_one(
+        self, slot: bytes, depth: int, changes: list[Change], at: int
+    ) -> Slot | _General:
+        """Fast path for one change below a stored node, the common case near the leaves: the
+        same result as the general path, or _GENERAL when it has to be taken."""
+        key, raw = changes[at]
+        node = self.load(slot)
+        partial = node.partial
+        if not key.startswith(partial, depth):
+            return slot if raw is None else _GENERAL
+        pos = depth + len(partial)
+        if len(key) == pos:
+            if isinstance(node, Branch):
+                return _GENERAL
+            if raw is None:
+                return None
+            pending = PendingNode(partial, node.value, node.hashed, None)
+            return pending if self._set_value(pending, raw) else slot
+        if isinstance(node, Leaf):
+            return slot if raw is None else _GENERAL
+        index = NIBBLE[key[pos]]
+        old = node.children[index]
+        new = self.apply(old, pos + 1, changes, at, at + 1)
+        if new is old:
+            return slot
+        children: list[Slot] = list(node.children)
+        children[index] = new
+        pending = PendingNode(partial, node.value, node.hashed, children)
+        return pending if new is not None else self._normalize(pending)
 
     def _set_value(self, node: PendingNode, raw: bytes | None) -> bool:
         if raw is None:
@@ -110,8 +158,8 @@ class Updater:
             elif len(present) == 1 and node.value is None:
                 index = present[0]
                 child = children[index]
-                if type(child) is not PendingNode:
-                    child = self._pending(self.load(child))  # type: ignore[arg-type]
+                if not isinstance(child, PendingNode):
+                    child = self._pending(self.load(child))  # type: ignore[arg-type]  # not None
                 child.partial = node.partial + HEX[index] + child.partial
                 return child
         if children is None and node.value is None:
@@ -120,6 +168,6 @@ class Updater:
 
     @staticmethod
     def _pending(node: Leaf | Branch) -> PendingNode:
-        if type(node) is Leaf:
+        if isinstance(node, Leaf):
             return PendingNode(node.partial, node.value, node.hashed, None)
-        return PendingNode(node.partial, node.value, node.hashed, list(node.children))  # type: ignore[union-attr]
+        return PendingNode(node.partial, node.value, node.hashed, list(node.children))
