@@ -138,21 +138,21 @@ class Balances(Pallet):
         self._store_or_reap(ctx, source, sender)
         self.deposit_event(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
 
-    def withdraw(self, ctx, who: bytes, amount: int, *, keep_alive: bool = True) -> bool:
-        """Take ``amount`` out of circulation (fees, burns). False if the account cannot pay."""
-        info = self.system.account(ctx.state, who)
-        remaining = info.free - amount
-        if remaining < 0 or (keep_alive and remaining < self.existential_deposit):
-            return False
-        info.free = remaining
-        self._adjust_issuance(ctx.state, -amount)
-        self._store_or_reap(ctx, who, info)
-        self.deposit_event(ctx, "Withdraw", {"who": who, "amount": amount})
-        return True
+    def can_withdraw(self, account, amount: int) -> bool:
+        """Can ``account`` (an AccountInfo) give ``amount`` out of circulation and stay alive?"""
+        return account.free - amount >= self.existential_deposit
 
-    def can_withdraw(self, state, who: bytes, amount: int) -> bool:
-        """Would `withdraw(amount, keep_alive=True)` succeed? Used by the pool's validation."""
-        return self.system.account(state, who).free - amount >= self.existential_deposit
+    def withdraw_from(self, ctx, who: bytes, account, amount: int) -> None:
+        """Take ``amount`` out of circulation (fees) from ``account``, checked by `can_withdraw`,
+        and store the account (with whatever else the caller changed on it)."""
+        if not self.can_withdraw(account, amount):
+            raise self.error("InsufficientBalance")  # the caller checked; never mint on a bug
+        account.free -= amount
+        if amount:
+            self._adjust_issuance(ctx.state, -amount)
+        self.system.set_account(ctx.state, who, account)
+        if amount:
+            self.deposit_event(ctx, "Withdraw", {"who": who, "amount": amount})
 
     def mint(self, ctx, who: bytes, amount: int) -> None:
         info = self.system.account(ctx.state, who)

@@ -202,5 +202,16 @@ class System(Pallet):
         self.BlockHash.set(state, 0, bytes([69]) * 32)
 
 
+_ACCOUNT_KEY_CACHE: dict[bytes, bytes] = {}
+_ACCOUNT_KEY_CACHE_LIMIT = 1 << 16
+
+
 def _blake2_128_concat(who: bytes) -> bytes:
-    return blake2_128(who) + who
+    # Every transaction hashes its accounts' keys several times; the hash of an account id
+    # never changes, so remember recent ones (bounded: cleared when full).
+    key = _ACCOUNT_KEY_CACHE.get(who)
+    if key is None:
+        if len(_ACCOUNT_KEY_CACHE) >= _ACCOUNT_KEY_CACHE_LIMIT:
+            _ACCOUNT_KEY_CACHE.clear()
+        key = _ACCOUNT_KEY_CACHE[who] = blake2_128(who) + who
+    return key

@@ -48,12 +48,13 @@ class TransactionPayment(Pallet):
             return tip
         return weight_to_fee(EXTRINSIC_BASE_WEIGHT + call_weight) + length * BYTE_FEE + tip
 
-    def can_pay(self, state, who: bytes, fee: int) -> bool:
-        return fee == 0 or self.balances.can_withdraw(state, who, fee)
+    def can_pay(self, account, fee: int) -> bool:
+        """Can ``account`` (the payer's AccountInfo) pay ``fee`` and stay alive?"""
+        return fee == 0 or self.balances.can_withdraw(account, fee)
 
-    def charge(self, ctx, who: bytes, fee: int) -> bool:
-        """Withdraw the fee (keeping the payer alive); False if it cannot pay."""
-        return fee == 0 or self.balances.withdraw(ctx, who, fee, keep_alive=True)
+    def charge(self, ctx, who: bytes, account, fee: int) -> None:
+        """Withdraw the fee from ``account`` (already checked by `can_pay`) and store it."""
+        self.balances.withdraw_from(ctx, who, account, fee)
 
     def note_paid(self, ctx, who: bytes, fee: int, tip: int) -> None:
         self.deposit_event(ctx, "TransactionFeePaid", {"who": who, "actual_fee": fee, "tip": tip})

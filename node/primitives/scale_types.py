@@ -213,7 +213,7 @@ class Array(ScaleType):
         if len(value) != self.length:
             raise ValueError(f"expected {self.length} elements, got {len(value)}")
         if self.inner is U8:
-            return bytes(value)
+            return value if type(value) is bytes else bytes(value)
         return b"".join(self.inner.encode(v) for v in value)
 
     def decode(self, data, offset):
@@ -289,10 +289,11 @@ def _fields_codec(fields: Sequence[Field]):
         items = Tuple(*(f.type for f in fields))
         return items.encode, items.decode
     pairs = [(f.name, f.type.encode, f.type.decode) for f in fields]
+    encoders = [(name, enc) for name, enc, _ in pairs]
 
     def encode(value: dict) -> bytes:
         try:
-            return b"".join(enc(value[name]) for name, enc, _ in pairs)
+            return b"".join([enc(value[name]) for name, enc in encoders])
         except KeyError as missing:
             raise ValueError(f"missing field {missing}") from None
 

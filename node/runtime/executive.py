@@ -140,13 +140,17 @@ class Executive:
         For a block (``for_block``) the nonce must be exactly the account's; for the pool a
         higher nonce is valid and `requires` the one before it.
         """
+        return self.validate_with_account(state, checked, current, block_hash, for_block, signature_verified)[0]
+
+    def validate_with_account(self, state, checked, current, block_hash, for_block, signature_verified=False):
+        """`validate`, also returning the signer's AccountInfo as read (None if unsigned)."""
         xt = checked.xt
         if xt.signer is None:
             if not self.runtime.is_inherent(checked.call):
                 raise tx.CallNotExpected("unsigned extrinsics may only carry inherents")
             if not for_block:
                 raise tx.CallNotExpected("inherents are added by the block author, not submitted")
-            return ValidTransaction(0, (), (), 0, 0)
+            return ValidTransaction(0, (), (), 0, 0), None
         if xt.signer == ZERO_ACCOUNT:
             raise tx.BadSigner("the zero account cannot sign")
         if self.runtime.is_inherent(checked.call):
@@ -159,11 +163,11 @@ class Executive:
         if for_block and xt.nonce > account.nonce:
             raise tx.Future(f"nonce {xt.nonce} is ahead of the account's next nonce {account.nonce}")
         fee = self.payment.compute_fee(checked.length, checked.info.weight, xt.tip, checked.info.pays_fee)
-        if not self.payment.can_pay(state, xt.signer, fee):
+        if not self.payment.can_pay(account, fee):
             raise tx.Payment(f"fee {fee} exceeds what the account can pay and stay alive")
         requires = () if xt.nonce == account.nonce else (nonce_tag(xt.signer, xt.nonce - 1),)
         longevity = 2**64 - 1 if xt.era.is_immortal else max(0, xt.era.death(current) - current)
-        return ValidTransaction(xt.tip, requires, (nonce_tag(xt.signer, xt.nonce),), longevity, fee)
+        return ValidTransaction(xt.tip, requires, (nonce_tag(xt.signer, xt.nonce),), longevity, fee), account
 
     # -- block lifecycle ----------------------------------------------------------------------
     def initialize_block(self, state: StateOverlay, number: int, parent_hash: bytes, digest: tuple) -> ExecutionContext:
@@ -192,16 +196,12 @@ class Executive:
         be in this block; otherwise it is applied and its outcome recorded in events."""
         state = ctx.state
         xt = checked.xt
-        valid = self.validate(
-            state, checked, ctx.block_number, self.block_hash_in_state(state), for_block=True, signature_verified=signature_verified
-        )
+        valid, account = self.validate_with_account(state, checked, ctx.block_number, self.block_hash_in_state(state), True, signature_verified)
         ctx.phase = phase_apply_extrinsic(index)
-        if xt.signer is not None:
-            info = self.system.account(state, xt.signer)
-            info.nonce += 1
-            self.system.set_account(state, xt.signer, info)
-            if not self.payment.charge(ctx, xt.signer, valid.fee):
-                raise tx.Payment()  # unreachable after validate; kept so a bug cannot mint fees
+        if account is not None:
+            # CheckNonce and ChargeTransactionPayment's pre-dispatch, in one account write.
+            account.nonce += 1
+            self.payment.charge(ctx, xt.signer, account, valid.fee)
             origin = Origin.signed(xt.signer)
         else:
             origin = NONE

@@ -233,9 +233,12 @@ class Pallet:
             else None
         )
         cls._error_index = {n: (i, d) for i, (n, d) in enumerate(cls.ERRORS)}
+        # Events are encoded when deposited (the hot path): variant byte ++ fields.
+        cls._event_codecs = {v.name: (bytes((v.index,)), v.encode_fields) for v in cls.EVENTS}
 
     def __init__(self, index: int):
         self.index = index  # the pallet's position in the runtime, as in construct_runtime!
+        self._index_byte = bytes((index,))
         self.call_type: Variant | None = None
 
     def build_call_type(self, runtime_call: ScaleType) -> Variant | None:
@@ -257,7 +260,8 @@ class Pallet:
 
     def deposit_event(self, ctx, name: str, fields: dict | None = None) -> None:
         """Record event ``name`` with its fields (by name) in System.Events, in the current phase."""
-        ctx.deposit_event(self.index, self.event_type.encode({name: fields} if fields is not None else name))
+        variant, encode_fields = self._event_codecs[name]
+        ctx.deposit_event(self._index_byte + variant + encode_fields(fields))
 
     # -- declarations the runtime reads -------------------------------------------------------
 

@@ -59,9 +59,10 @@ class ExecutionContext:
         self.block_number = block_number
         self.phase = PHASE_INITIALIZATION
 
-    def deposit_event(self, pallet_index: int, encoded_event: bytes) -> None:
-        # EventRecord = phase ++ RuntimeEvent(pallet index ++ event) ++ topics (none)
-        self.state.deposit_event(self.phase + bytes((pallet_index,)) + encoded_event + b"\x00")
+    def deposit_event(self, runtime_event: bytes) -> None:
+        """Record an encoded RuntimeEvent (pallet index ++ event) in the current phase."""
+        # EventRecord = phase ++ RuntimeEvent ++ topics (none)
+        self.state.deposit_event(self.phase + runtime_event + b"\x00")
 
     @staticmethod
     def ensure_signed(origin: Origin) -> bytes:

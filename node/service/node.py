@@ -99,9 +99,9 @@ class Node:
         chain = self.chain
         state = StateOverlay(self.db.state)
         current = chain.best.number + 1
-        valid = self.executive.validate(state, checked, current, chain.best_block_hash_lookup(), for_block=False)
+        valid, account = self.executive.validate_with_account(state, checked, current, chain.best_block_hash_lookup(), False)
         xt = checked.xt
-        account_nonce = self.executive.system.account(state, xt.signer).nonce
+        account_nonce = account.nonce
         death = xt.era.death(current) if not xt.era.is_immortal else 2**64
         status = self.pool.submit(checked, valid, account_nonce, death)
         return self.pool.get(xt.hash), status

@@ -59,6 +59,12 @@ class PoolTransaction:
 class _Sender:
     next_nonce: int  # the account's nonce on the best block
     by_nonce: dict[int, PoolTransaction] = field(default_factory=dict)
+    ready_end: int = 0  # the first nonce at or after next_nonce that is missing: the gap
+
+    def advance(self) -> None:
+        self.ready_end = max(self.ready_end, self.next_nonce)
+        while self.ready_end in self.by_nonce:
+            self.ready_end += 1
 
 
 class TransactionPool:
@@ -98,11 +104,8 @@ class TransactionPool:
         tx = PoolTransaction(checked, valid, next(self._arrivals), death)
         sender.by_nonce[xt.nonce] = tx
         self._by_hash[xt.hash] = tx
-        return "ready" if self._is_ready(sender, xt.nonce) else "future"
-
-    @staticmethod
-    def _is_ready(sender: _Sender, nonce: int) -> bool:
-        return all(n in sender.by_nonce for n in range(sender.next_nonce, nonce))
+        sender.advance()
+        return "ready" if xt.nonce < sender.ready_end else "future"
 
     # -- block building -----------------------------------------------------------------------
     def ready(self) -> Iterator[PoolTransaction]:
@@ -123,12 +126,7 @@ class TransactionPool:
 
     def status_counts(self) -> tuple[int, int]:
         """(ready, future) counts."""
-        ready = 0
-        for sender in self._senders.values():
-            n = sender.next_nonce
-            while n in sender.by_nonce:
-                ready += 1
-                n += 1
+        ready = sum(s.ready_end - s.next_nonce for s in self._senders.values())
         return ready, len(self._by_hash) - ready
 
     # -- after a block ------------------------------------------------------------------------
@@ -158,6 +156,7 @@ class TransactionPool:
                 if nonce < sender.next_nonce or tx.death <= block_number + 1:
                     self._remove(tx)
                     dropped.append(tx)
+            sender.advance()
         return dropped
 
     def _remove(self, tx: PoolTransaction) -> None:
@@ -167,6 +166,8 @@ class TransactionPool:
             sender.by_nonce.pop(tx.nonce, None)
             if not sender.by_nonce:
                 del self._senders[tx.signer]
+            elif tx.nonce < sender.ready_end:
+                sender.ready_end = max(tx.nonce, sender.next_nonce)  # a gap opened; advance() refills
 
     def pending(self) -> list[PoolTransaction]:
         return sorted(self._by_hash.values(), key=lambda tx: tx.arrival)
