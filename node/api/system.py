@@ -27,45 +27,25 @@ def account_param(value) -> bytes:
 def register(module, node) -> None:
     config = node.config
 
-    @module.method("system_name")
-    async def name(params, conn):
-        check_param_count(params, 0)
-        return config.node_name
+    def constant(value):
+        async def answer(params, conn):
+            check_param_count(params, 0)
+            return value() if callable(value) else value
 
-    @module.method("system_version")
-    async def version(params, conn):
-        check_param_count(params, 0)
-        return VERSION
+        return answer
 
-    @module.method("system_chain")
-    async def chain(params, conn):
-        check_param_count(params, 0)
-        return config.chain_name
-
-    @module.method("system_chainType")
-    async def chain_type(params, conn):
-        check_param_count(params, 0)
-        return config.chain_type
-
-    @module.method("system_properties")
-    async def properties(params, conn):
-        check_param_count(params, 0)
-        return config.properties
-
-    @module.method("system_health")
-    async def health(params, conn):
-        check_param_count(params, 0)
-        return {"peers": 0, "isSyncing": False, "shouldHavePeers": False}
-
-    @module.method("system_peers")
-    async def peers(params, conn):
-        check_param_count(params, 0)
-        return []
-
-    @module.method("system_nodeRoles")
-    async def node_roles(params, conn):
-        check_param_count(params, 0)
-        return ["Authority"]
+    answers = {
+        "system_name": config.node_name,
+        "system_version": VERSION,
+        "system_chain": config.chain_name,
+        "system_chainType": config.chain_type,
+        "system_properties": config.properties,
+        "system_health": lambda: {"peers": 0, "isSyncing": False, "shouldHavePeers": False},
+        "system_peers": lambda: [],
+        "system_nodeRoles": ["Authority"],
+    }
+    for method, value in answers.items():
+        module.register_method(method, constant(value))
 
     @module.method("system_accountNextIndex", aliases=("account_nextIndex",))
     async def account_next_index(params, conn):
