@@ -101,7 +101,7 @@ def _open_ca(ca_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate
         index = decode_index((ca_dir / INDEX).read_bytes())
     except OSError as e:
         raise CAError(f"CA folder {ca_dir} is incomplete: {e.strerror}: {e.filename}") from None
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, CAError) as e:
         raise CAError(f"CA folder {ca_dir} is damaged: {e}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
         raise CAError(f"CA folder {ca_dir} is damaged: ca.key does not belong to ca.crt")
