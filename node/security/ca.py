@@ -92,17 +92,21 @@ def init_ca(ca_dir: Path | str, network_name: str, *, valid_days: int = 3650, no
     return cert
 
 
+def _read(ca_dir: Path, name: str, parse):
+    try:
+        return parse((ca_dir / name).read_bytes())
+    except OSError as e:
+        raise CAError(f"CA folder {ca_dir} is incomplete: cannot read {name} ({e.strerror})") from None
+    except (ValueError, TypeError, CAError) as e:
+        raise CAError(f"CA folder {ca_dir} is damaged: {name}: {e}") from None
+
+
 def _open_ca(ca_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, Index]:
     if not (ca_dir / CA_KEY).exists() and not (ca_dir / CA_CERT).exists():
         raise CAError(f"no CA in {ca_dir} (create one with `parawatt ca init --dir {ca_dir} --network NAME`)")
-    try:
-        key = serialization.load_pem_private_key((ca_dir / CA_KEY).read_bytes(), password=None)
-        cert = x509.load_pem_x509_certificate((ca_dir / CA_CERT).read_bytes())
-        index = decode_index((ca_dir / INDEX).read_bytes())
-    except OSError as e:
-        raise CAError(f"CA folder {ca_dir} is incomplete: {e.strerror}: {e.filename}") from None
-    except (ValueError, TypeError, CAError) as e:
-        raise CAError(f"CA folder {ca_dir} is damaged: {e}") from None
+    key = _read(ca_dir, CA_KEY, lambda data: serialization.load_pem_private_key(data, password=None))
+    cert = _read(ca_dir, CA_CERT, x509.load_pem_x509_certificate)
+    index = _read(ca_dir, INDEX, decode_index)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
         raise CAError(f"CA folder {ca_dir} is damaged: ca.key does not belong to ca.crt")
     return key, cert, index

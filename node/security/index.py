@@ -69,7 +69,7 @@ def decode_index(data: bytes) -> Index:
     try:
         doc = json.loads(data)
         if doc["version"] != 1:
-            raise CAError(f"index.json has unknown version {doc['version']!r}")
+            raise CAError(f"unknown version {doc['version']!r}")
         records = tuple(
             CertificateRecord(
                 node_name=c["node"],
@@ -85,4 +85,4 @@ def decode_index(data: bytes) -> Index:
         )
         return Index(network=doc["network"], crl_number=int(doc["crl_number"]), records=records)
     except (ValueError, KeyError, TypeError) as e:
-        raise CAError(f"index.json is damaged ({type(e).__name__}: {e})") from None
+        raise CAError(f"{type(e).__name__}: {e}") from None
