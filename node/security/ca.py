@@ -7,6 +7,7 @@ reads the clock unless a `now` is injected (tests issue certificates in the past
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from node.security.errors import CAError
-from node.security.files import CA_CERT, CA_KEY, CRL, INDEX, IDENTITY_KEY, NodeFiles, make_private_dir, write_file
+from node.security.files import CA_CERT, CA_KEY, CRL, INDEX, IDENTITY_KEY, NodeFiles, exclusive, make_private_dir, write_file
 from node.security.identity import encode_identity_uri, is_valid_node_name, raw_public_key
 from node.security.index import REVOCATION_REASONS, CertificateRecord, Index, decode_index, encode_index
 from node.security.trust import Trust, load_trust  # noqa: F401  (load_trust is part of this API)
@@ -112,6 +113,19 @@ def _open_ca(ca_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate
     return key, cert, index
 
 
+def _one_at_a_time(operation):
+    """Run a CA operation under the CA folder's lock (a missing folder is reported by _open_ca)."""
+
+    @functools.wraps(operation)
+    def run(ca_dir, *args, **kwargs):
+        if not Path(ca_dir).is_dir():
+            return operation(ca_dir, *args, **kwargs)
+        with exclusive(Path(ca_dir)):
+            return operation(ca_dir, *args, **kwargs)
+
+    return run
+
+
 def _write_index_and_crl(ca_dir: Path, key, ca_cert: x509.Certificate, index: Index, now: datetime) -> Index:
     """Write the index, then the CRL built from it (the index is the source of truth)."""
     index = replace(index, crl_number=index.crl_number + 1)
@@ -176,6 +190,7 @@ def _check_reissue(index: Index, node_name: str, identity: bytes, force: bool) -
             raise CAError(f"identity key {identity.hex()[:16]}… was revoked as compromised; delete the node's identity.key to get a new one")
 
 
+@_one_at_a_time
 def issue_node_certificate(
     ca_dir: Path | str,
     node_name: str,
@@ -248,6 +263,7 @@ def _parse_serial(text: str) -> int | None:
         return None
 
 
+@_one_at_a_time
 def revoke(ca_dir: Path | str, node_name_or_serial: str | int, reason: str = "unspecified", *, now: datetime | None = None) -> list[CertificateRecord]:
     """Revoke a node's active certificates (by node name) or one certificate (by serial, an int or
     a hex string as `ca show` prints it) and re-sign crl.pem. Returns the revoked records."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,3 +53,15 @@ def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:
 
 def make_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@contextmanager
+def exclusive(folder: Path):
+    """Hold an advisory lock on `folder` so two operators (or a testnet launcher issuing nodes in
+    parallel) cannot interleave read-modify-write of the CA index and lose a record."""
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.security import CAError, CertificateRejected, Rejection, TrustError, init_ca, list_certificates, load_trust, revoke, verify_peer_certificate
+from node.security import CAError, CertificateRejected, Rejection, TrustError, init_ca, issue_node_certificate, list_certificates, load_trust, revoke, verify_peer_certificate
 from node.security.identity import raw_public_key
 
 from .conftest import SOON, T0
@@ -214,3 +215,10 @@ def test_trust_refuses_a_node_certificate_as_ca(issue, ca_dir):
     alice = issue("alice")
     with pytest.raises(TrustError, match="not marked as a CA"):
         load_trust((alice.files.tls_cert, ca_dir / "crl.pem"))
+
+
+def test_parallel_issuing_loses_no_record(ca_dir, tmp_path):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: issue_node_certificate(ca_dir, f"n{i}", tmp_path / f"n{i}", now=T0), range(24)))
+    _, index = list_certificates(ca_dir)
+    assert sorted(r.node_name for r in index.records) == sorted(f"n{i}" for i in range(24))
