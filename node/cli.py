@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     node.set_defaults(func=cmd_node)
 
     from node.bench import register as register_bench
+    from node.security.cli import register as register_ca
 
     register_bench(sub)
+    register_ca(sub)
     return parser
 
 
