@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, TypeAlias
 
 from bridge.book import MAX_ORDERS, PRICE_SHIFT, SEQ_MASK, Book, priority_key
+from bridge.credit import validate_credit
 from bridge.errors import (
     AmountOutOfRange,
     InvalidCredit,
@@ -55,7 +56,6 @@ from bridge.orders import (
     Ppm,
     Price,
     Side,
-    validate_credit,
     validate_order_fields,
 )
 from bridge.tariff import Tariff, validate_tariff

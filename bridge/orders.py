@@ -19,7 +19,6 @@ from typing import Final, TypeAlias
 
 from bridge.errors import (
     AmountOutOfRange,
-    CreditBelowThreshold,
     InsufficientEscrow,
     ReserveOnWrongSide,
     ZeroPrice,
@@ -89,12 +88,6 @@ def validate_order_fields(order: Order) -> None:
             )
     else:
         raise AmountOutOfRange(f"side must be a Side, got {order.side!r}")
-
-
-def validate_credit(credit: Ppm, threshold: Ppm = DEFAULT_EXCLUSION_THRESHOLD) -> None:
-    """An aggregator below the exclusion threshold cannot place new orders (at or above is fine)."""
-    if credit < threshold:
-        raise CreditBelowThreshold(f"credit {credit} ppm is below the exclusion threshold {threshold} ppm")
 
 
 def trade_value(quantity: Energy, price: Price) -> Balance:
