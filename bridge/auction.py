@@ -105,6 +105,8 @@ def validate_tie_lines(tie_lines: TieLines) -> None:
     for pair, cap in tie_lines.items():
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise InvalidTieLine(f"a tie-line is keyed by (seller chain, buyer chain), got {pair!r}")
+        if pair[0] == pair[1]:
+            raise InvalidTieLine(f"a tie-line joins two different chains, got {pair!r}")
         if type(cap) is not int or not 0 <= cap <= MAX_ENERGY:
             raise InvalidTieLine(f"tie-line {pair!r}: limit must be a u64 energy amount, got {cap!r}")
 

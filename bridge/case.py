@@ -255,6 +255,8 @@ def _tie_lines(value: Any) -> dict[tuple[ChainId, ChainId], Energy]:
         field = f"tie_lines[{i}]"
         _keys(item, _TIE_KEYS, field)
         pair = (_text(item["from"], f"{field}.from"), _text(item["to"], f"{field}.to"))
+        if pair[0] == pair[1]:
+            raise CaseFileError(f"{field}.to", "a tie-line joins two different chains")
         if pair in lines:
             raise CaseFileError(field, f"a second limit for {pair[0]} → {pair[1]}")
         lines[pair] = _energy(item["limit_kwh"], f"{field}.limit_kwh")
