@@ -104,9 +104,17 @@ def _parse(text: str | bytes) -> Any:
         raise CaseFileError("", f"{name} is not a number a market can use")
 
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=no_constants)
+        return json.loads(
+            text, parse_float=Decimal, parse_int=_integer, parse_constant=no_constants
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CaseFileError("", f"not valid JSON: {e}") from None
+
+
+def _integer(digits: str) -> int | Decimal:
+    # int() refuses very long digit strings with a bare ValueError; a Decimal carries them to the
+    # field check, which then names the field.
+    return int(digits) if len(digits) <= _MAX_EXPONENT else Decimal(digits)
 
 
 def _get(obj: Mapping[str, Any], key: str, where: str) -> Any:
