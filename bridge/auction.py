@@ -31,8 +31,9 @@ Decisions where market.md is open (each has a test):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, TypeAlias
+from typing import TypeAlias
 
 from bridge.book import MAX_ORDERS, PRICE_SHIFT, SEQ_MASK, Book, priority_key
 from bridge.credit import validate_credit
@@ -104,11 +105,15 @@ class AuctionResult:
 def validate_tie_lines(tie_lines: TieLines) -> None:
     for pair, cap in tie_lines.items():
         if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise InvalidTieLine(f"a tie-line is keyed by (seller chain, buyer chain), got {pair!r}")
+            raise InvalidTieLine(
+                f"a tie-line is keyed by (seller chain, buyer chain), got {pair!r}"
+            )
         if pair[0] == pair[1]:
             raise InvalidTieLine(f"a tie-line joins two different chains, got {pair!r}")
         if type(cap) is not int or not 0 <= cap <= MAX_ENERGY:
-            raise InvalidTieLine(f"tie-line {pair!r}: limit must be a u64 energy amount, got {cap!r}")
+            raise InvalidTieLine(
+                f"tie-line {pair!r}: limit must be a u64 energy amount, got {cap!r}"
+            )
 
 
 class Auction:
@@ -180,7 +185,9 @@ class Auction:
         if credit is None:
             raise UnknownOwner(f"{order.owner!r} is not a registered aggregator")
         if type(credit) is not int or not 0 <= credit <= PPM:
-            raise InvalidCredit(f"credit of {order.owner!r} must be in [0, {PPM}] ppm, got {credit!r}")
+            raise InvalidCredit(
+                f"credit of {order.owner!r} must be in [0, {PPM}] ppm, got {credit!r}"
+            )
         validate_credit(credit, self.exclusion_threshold)
         if len(self._orders) >= MAX_ORDERS:
             raise AmountOutOfRange(f"a period holds at most {MAX_ORDERS} orders")
@@ -231,7 +238,12 @@ class Auction:
 
     def _match_buy(self, b: int, price: Price, rnd: int) -> Energy:
         """Match buy ``b`` standing at ``price`` against the asks; returns what is left of it."""
-        remaining, credit, orders, trades = self._remaining, self._credit, self._orders, self._trades
+        remaining, credit, orders, trades = (
+            self._remaining,
+            self._credit,
+            self._orders,
+            self._trades,
+        )
         asks, caps = self._asks, self._caps
         q = remaining[b]
         buyer = orders[b].owner
@@ -275,7 +287,12 @@ class Auction:
 
     def _match_sell(self, s: int, price: Price, rnd: int) -> Energy:
         """Match sell ``s`` standing at ``price`` against the bids; returns what is left of it."""
-        remaining, credit, orders, trades = self._remaining, self._credit, self._orders, self._trades
+        remaining, credit, orders, trades = (
+            self._remaining,
+            self._credit,
+            self._orders,
+            self._trades,
+        )
         bids, caps = self._bids, self._caps
         q = remaining[s]
         seller = orders[s].owner

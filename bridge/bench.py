@@ -17,10 +17,10 @@ import gc
 import random
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from bridge.auction import run_auction
-from bridge.orders import PLANCK_PER_TOKEN, Order, Side
+from bridge.orders import PLANCK_PER_TOKEN, AccountId, ChainId, Energy, Order, Ppm, Side
 from bridge.tariff import Tariff
 
 CHAINS = ("demand", "dg", "storage")
@@ -28,9 +28,13 @@ TARIFF = Tariff(grid_sale=38 * PLANCK_PER_TOKEN // 100, grid_purchase=24 * PLANC
 MILLI = PLANCK_PER_TOKEN // 1000  # prices move in steps of 0.001 token/kWh, as in the case study
 
 
-def make_book(n: int, seed: int = 1, aggregators: int = 1000) -> tuple[list[Order], dict[str, int]]:
+def make_book(
+    n: int, seed: int = 1, aggregators: int = 1000
+) -> tuple[list[Order], dict[AccountId, Ppm]]:
     rng = random.Random(seed)
-    credits = {f"agg{i}": rng.randrange(300_000, 1_000_001, 1000) for i in range(aggregators)}
+    credits: dict[AccountId, Ppm] = {
+        f"agg{i}": rng.randrange(300_000, 1_000_001, 1000) for i in range(aggregators)
+    }
     homes = {name: CHAINS[i % 3] for i, name in enumerate(credits)}
     names = list(credits)
     orders = []
@@ -49,8 +53,8 @@ def make_book(n: int, seed: int = 1, aggregators: int = 1000) -> tuple[list[Orde
     return orders, credits
 
 
-def tie_lines_for(n: int) -> dict[tuple[str, str], int]:
-    """A limit on every cross-chain pair that binds on books of this size (5 kWh per order in the book)."""
+def tie_lines_for(n: int) -> dict[tuple[ChainId, ChainId], Energy]:
+    """A limit on every cross-chain pair that binds at this book size (5 kWh per order)."""
     return {(a, b): n * 500 for a in CHAINS for b in CHAINS if a != b}
 
 
@@ -75,7 +79,9 @@ def measure(n: int, *, repeat: int, tie_lines: bool, seed: int) -> tuple[float, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bridge.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge.bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10**4, 10**5, 10**6])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)

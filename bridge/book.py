@@ -17,7 +17,8 @@ simply skips that partition, so the auction never scans past blocked orders.
 
 from __future__ import annotations
 
-from typing import Collection, Final
+from collections.abc import Collection
+from typing import Final
 
 from sortedcontainers import SortedList
 

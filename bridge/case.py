@@ -21,9 +21,10 @@ and home chain. Market rules (zero quantity, reserve side, exclusion) are the en
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from bridge.errors import CaseFileError
 from bridge.orders import (
@@ -240,7 +241,9 @@ def _orders(value: Any, period: int) -> tuple[tuple[Order, ...], dict[AccountId,
             raise CaseFileError(f"{field}.side", f"must be 'buy' or 'sell', got {side!r}")
         credit = _credit(item["credit"], f"{field}.credit")
         if credits.setdefault(owner, credit) != credit:
-            raise CaseFileError(f"{field}.credit", f"{owner} already has credit {credits[owner]} ppm")
+            raise CaseFileError(
+                f"{field}.credit", f"{owner} already has credit {credits[owner]} ppm"
+            )
         if homes.setdefault(owner, chain) != chain:
             raise CaseFileError(f"{field}.chain", f"{owner}'s home chain is {homes[owner]}")
         orders.append(

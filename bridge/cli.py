@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bridge.auction import run_auction
 from bridge.case import decode_case, decode_tou
@@ -36,9 +37,13 @@ def register(subparsers: Any) -> None:
         description="Run a case file (orders in arrival order) through the auction engine.",
     )
     run.add_argument("case", metavar="CASE.json", type=Path)
-    run.add_argument("--json", metavar="OUT", dest="json_out", type=Path, help="write trades as JSON")
+    run.add_argument(
+        "--json", metavar="OUT", dest="json_out", type=Path, help="write trades as JSON"
+    )
     run.add_argument("--csv", metavar="OUT", dest="csv_out", type=Path, help="write trades as CSV")
-    run.add_argument("--tou", metavar="TOU.json", type=Path, help="TOU tariff for a case without one")
+    run.add_argument(
+        "--tou", metavar="TOU.json", type=Path, help="TOU tariff for a case without one"
+    )
     run.set_defaults(func=run_command)
 
 
@@ -53,7 +58,9 @@ def _read(path: Path) -> bytes:
         raise _Refused(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def _tariff(case_tariff: Tariff | None, tou_path: Path | None, start_minute: int, name: str) -> Tariff:
+def _tariff(
+    case_tariff: Tariff | None, tou_path: Path | None, start_minute: int, name: str
+) -> Tariff:
     if tou_path is None:
         if case_tariff is None:
             raise _Refused(f"{name}: tariff: missing (or pass --tou TOU.json)")

@@ -29,8 +29,8 @@ Decisions where market.md is open (each tested):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from bridge.errors import CreditBelowThreshold, InvalidCredit
 from bridge.orders import DEFAULT_EXCLUSION_THRESHOLD, PPM, Energy, Ppm

@@ -71,7 +71,7 @@ class InvalidCredit(MarketError):
 
 
 class InvalidStrategyInput(MarketError):
-    """Predictions or costs the first-offer strategy cannot price (negative amounts, μ out of range)."""
+    """Predictions or costs the first-offer strategy cannot price (negative, μ out of range)."""
 
 
 # --- case files (edge) -------------------------------------------------------------------------

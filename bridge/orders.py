@@ -63,7 +63,7 @@ class Order:
 
 
 def validate_order_fields(order: Order) -> None:
-    """Reject an order whose own fields break market.md's rules (zero, wrong-side reserve, width)."""
+    """Reject an order whose own fields break market.md's rules (zero, reserve side, width)."""
     for name in ("quantity", "price", "reserve", "period"):
         value = getattr(order, name)
         if type(value) is not int or value < 0:
@@ -99,7 +99,8 @@ def escrow_required(order: Order) -> int:
     """What placing ``order`` locks on its home chain: planck for a buy, energy units for a sell.
 
     A buy locks ``q · r`` (rounded toward zero). That covers every peer trade of the order: each
-    fill pays ``f · p // 100`` with ``p ≤ r``, and a sum of floors never exceeds the floor of the sum.
+    fill pays ``f · p // 100`` with ``p ≤ r``, and a sum of floors never exceeds the floor of
+    the sum.
     """
     if order.side is Side.BUY:
         return trade_value(order.quantity, order.reserve)

@@ -5,7 +5,7 @@ JSON shape (key order fixed, bytes deterministic)::
 
     {"trades": [{"round", "seller", "buyer", "quantity_kwh", "xi", "price"}, ...],   # order made
      "grid": [{"aggregator", "side", "quantity_kwh", "price"}, ...],                # arrival order
-     "summary": {...}}                                                              # see SUMMARY_KEYS
+     "summary": {...}}                                                              # summary_fields
 
 Prices are currency per kWh, quantities kWh, ξ in [0, 1], all written as exact JSON numbers with
 trailing zeros dropped. A grid row's ``side`` is the aggregator's: ``buy`` means the grid supplied
@@ -113,7 +113,7 @@ class _Number(str):
 
 
 def _rows(result: AuctionResult) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    trades = [
+    trades: list[dict[str, object]] = [
         {
             "round": t.round,
             "seller": _name(t.seller),
@@ -124,7 +124,7 @@ def _rows(result: AuctionResult) -> tuple[list[dict[str, object]], list[dict[str
         }
         for t in result.trades
     ]
-    grid = [
+    grid: list[dict[str, object]] = [
         {
             "aggregator": _name(g.owner),
             "side": g.side.value,
@@ -202,7 +202,9 @@ def encode_csv(result: AuctionResult) -> str:
     for t in trades:
         writer.writerow([t[k] for k in CSV_HEADER])
     for g in grid:
-        seller, buyer = ("grid", g["aggregator"]) if g["side"] == "buy" else (g["aggregator"], "grid")
+        seller, buyer = (
+            ("grid", g["aggregator"]) if g["side"] == "buy" else (g["aggregator"], "grid")
+        )
         writer.writerow(["grid", seller, buyer, g["quantity_kwh"], "", g["price"]])
     return out.getvalue()
 
@@ -212,7 +214,8 @@ def _table(headers: tuple[str, ...], rows: list[list[str]], right: set[int]) -> 
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
         return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
@@ -235,13 +238,17 @@ def format_table(result: AuctionResult) -> str:
     out += ["", "Grid"]
     out += _table(
         ("aggregator", "side", "kWh", "price/kWh"),
-        [[str(g["aggregator"]), str(g["side"]), str(g["quantity_kwh"]), str(g["price"])] for g in grid],
+        [
+            [str(g["aggregator"]), str(g["side"]), str(g["quantity_kwh"]), str(g["price"])]
+            for g in grid
+        ],
         right={2, 3},
     )
     out += [
         "",
         f"peer {_kwh(s.peer_energy)} kWh (round 1 {_kwh(s.round1_energy)}, round 2 "
-        f"{_kwh(s.round2_energy)}), value {_money(s.peer_value)}, mean price {_money(s.mean_price)}/kWh",
+        f"{_kwh(s.round2_energy)}), value {_money(s.peer_value)}, "
+        f"mean price {_money(s.mean_price)}/kWh",
         f"grid supplied {_kwh(s.grid_supplied_energy)} kWh at {_money(s.grid_sale_price)}, "
         f"absorbed {_kwh(s.grid_absorbed_energy)} kWh at {_money(s.grid_purchase_price)}",
     ]

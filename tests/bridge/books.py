@@ -15,11 +15,15 @@ OWNERS = ("a", "b", "c", "d", "e")
 CREDIT_LEVELS = (0, 250_000, 500_000, 750_000, 1_000_000)  # few levels: many priority ties
 
 
-def buy(q: int, price: int, reserve: int | None = None, owner: str = "b", chain: str = "demand") -> Order:
+def buy(
+    q: int, price: int, reserve: int | None = None, owner: str = "b", chain: str = "demand"
+) -> Order:
     return Order(Side.BUY, q, price, price if reserve is None else reserve, PERIOD, owner, chain)
 
 
-def sell(q: int, price: int, reserve: int | None = None, owner: str = "s", chain: str = "dg") -> Order:
+def sell(
+    q: int, price: int, reserve: int | None = None, owner: str = "s", chain: str = "dg"
+) -> Order:
     return Order(Side.SELL, q, price, price if reserve is None else reserve, PERIOD, owner, chain)
 
 

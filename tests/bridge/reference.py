@@ -31,7 +31,9 @@ def _priority(entry: Entry) -> tuple[int, int, int]:
 def _price(bid: int, ask: int, credit_b: int, credit_s: int) -> tuple[int, int]:
     if credit_s + credit_b == 0:
         return (bid + ask) // 2, PPM // 2
-    return (credit_s * bid + credit_b * ask) // (credit_s + credit_b), credit_s * PPM // (credit_s + credit_b)
+    return (credit_s * bid + credit_b * ask) // (credit_s + credit_b), credit_s * PPM // (
+        credit_s + credit_b
+    )
 
 
 def reference_auction(
@@ -60,7 +62,9 @@ def reference_auction(
                 seller, buyer = (e, incoming) if buying else (incoming, e)
                 if cap_left(seller, buyer) == 0:
                     continue
-                crosses = e.standing <= incoming.standing if buying else e.standing >= incoming.standing
+                crosses = (
+                    e.standing <= incoming.standing if buying else e.standing >= incoming.standing
+                )
                 if crosses:
                     candidates.append(e)
             if not candidates:

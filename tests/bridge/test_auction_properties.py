@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from bridge.auction import Auction
 from bridge.orders import Side
 from bridge.report import encode_json
-
 from tests.bridge.books import PERIOD, TARIFF, books, credits, run, tie_lines
 from tests.bridge.reference import reference_auction
 
@@ -70,8 +69,8 @@ def test_book_never_rests_crossed_after_round_one(orders, creds):
         for t in auction.place(order):
             left[t.buy] -= t.quantity
             left[t.sell] -= t.quantity
-    bids = [o.price for o, q in zip(orders, left) if q and o.side is Side.BUY]
-    asks = [o.price for o, q in zip(orders, left) if q and o.side is Side.SELL]
+    bids = [o.price for o, q in zip(orders, left, strict=True) if q and o.side is Side.BUY]
+    asks = [o.price for o, q in zip(orders, left, strict=True) if q and o.side is Side.SELL]
     assert not bids or not asks or max(bids) < min(asks)
 
 
@@ -102,7 +101,8 @@ def test_each_incoming_order_takes_resting_orders_in_priority_order(orders, cred
         buying = order.side is Side.BUY
         others = [t.sell if buying else t.buy for t in made]
         keys = [
-            (orders[i].price if buying else -orders[i].price, -creds[orders[i].owner], i) for i in others
+            (orders[i].price if buying else -orders[i].price, -creds[orders[i].owner], i)
+            for i in others
         ]
         assert keys == sorted(keys)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bridge.auction import Auction, GridTrade, Trade
 from bridge.orders import Side
-
 from tests.bridge.books import PERIOD, TARIFF, buy, run, sell
 
 FULL = 1_000_000
@@ -44,7 +43,7 @@ def test_price_uses_standing_prices_not_reserves_in_round_one():
     assert result.trades[0].price == 55
 
 
-# --- round 1 priority ------------------------------------------------------------------------------
+# --- round 1 priority ----------------------------------------------------------------------------
 
 
 def test_incoming_buy_takes_the_lowest_ask_first():
@@ -84,13 +83,17 @@ def test_match_stops_at_the_first_ask_above_the_bid():
 
 
 def test_remainders_keep_matching_then_rest():
-    auction = Auction(PERIOD, TARIFF, {"s1": FULL, "s2": FULL, "b": FULL, "s3": FULL}, exclusion_threshold=0)
+    auction = Auction(
+        PERIOD, TARIFF, {"s1": FULL, "s2": FULL, "b": FULL, "s3": FULL}, exclusion_threshold=0
+    )
     auction.place(sell(3, 50, owner="s1"))
     auction.place(sell(4, 52, owner="s2"))
     made = auction.place(buy(10, 60, owner="b"))
     assert [(t.sell, t.quantity) for t in made] == [(0, 3), (1, 4)]
     # the buy's 3 left rest at 60 and are hit by a later sell
-    assert [(t.buy, t.quantity, t.price) for t in auction.place(sell(5, 58, owner="s3"))] == [(2, 3, 59)]
+    assert [(t.buy, t.quantity, t.price) for t in auction.place(sell(5, 58, owner="s3"))] == [
+        (2, 3, 59)
+    ]
 
 
 def test_orders_that_do_not_cross_rest_without_trading():
@@ -100,7 +103,10 @@ def test_orders_that_do_not_cross_rest_without_trading():
 
 
 def test_a_buy_may_match_a_sell_of_the_same_owner():
-    result = run([sell(5, 50, owner="bat", chain="storage"), buy(5, 60, owner="bat", chain="storage")], {"bat": FULL})
+    result = run(
+        [sell(5, 50, owner="bat", chain="storage"), buy(5, 60, owner="bat", chain="storage")],
+        {"bat": FULL},
+    )
     assert result.trades == (Trade(1, 1, 0, "bat", "bat", 5, 55, 500_000),)
 
 
@@ -167,7 +173,9 @@ def test_round_two_leaves_orders_whose_reserves_do_not_cross_to_the_grid():
 def test_round_one_fills_before_round_two_sees_the_book():
     orders = [buy(5, 40, reserve=70, owner="b"), sell(5, 60, owner="s"), buy(5, 60, owner="b2")]
     result = run(orders, {"b": FULL, "s": FULL, "b2": FULL})
-    assert [t.round for t in result.trades] == [1]  # b2 takes the ask in round 1, b goes to the grid
+    assert [t.round for t in result.trades] == [
+        1
+    ]  # b2 takes the ask in round 1, b goes to the grid
     assert result.grid[0].order == 0
 
 

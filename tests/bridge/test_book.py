@@ -11,7 +11,9 @@ from bridge.orders import MAX_PRICE, PPM, Side
 prices = st.integers(1, MAX_PRICE)
 credits = st.integers(0, PPM)
 seqs = st.integers(0, MAX_ORDERS - 1)
-entries = st.lists(st.tuples(prices | st.integers(1, 5), credits | st.sampled_from([0, PPM]), seqs), max_size=30)
+entries = st.lists(
+    st.tuples(prices | st.integers(1, 5), credits | st.sampled_from([0, PPM]), seqs), max_size=30
+)
 
 
 def spec_rank(side, price, credit, seq):
@@ -31,7 +33,10 @@ def test_key_gives_back_its_price_and_arrival(side, price, credit, seq):
     assert (key_price(side, key), key_seq(key)) == (price, seq)
 
 
-@given(st.sampled_from(Side), st.lists(st.tuples(st.integers(1, 9), credits, st.sampled_from("xyz")), max_size=30))
+@given(
+    st.sampled_from(Side),
+    st.lists(st.tuples(st.integers(1, 9), credits, st.sampled_from("xyz")), max_size=30),
+)
 def test_best_is_the_best_head_across_chain_partitions(side, items):
     book = Book(side)
     keys = {}

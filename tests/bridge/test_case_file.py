@@ -36,7 +36,9 @@ def test_case_study_decodes_to_integer_units():
     case = decode_case(json.dumps(BASE))
     assert case.period == 2 and (case.start_minute, case.minutes) == (60, 60)
     assert case.tariff.grid_sale == 380_000_000_000 and case.tariff.grid_purchase == 240_000_000_000
-    assert case.orders[0] == Order(Side.BUY, 23_422, 318_000_000_000, 340_000_000_000, 2, "Agg3", "demand")
+    assert case.orders[0] == Order(
+        Side.BUY, 23_422, 318_000_000_000, 340_000_000_000, 2, "Agg3", "demand"
+    )
     assert case.credits["Agg3"] == 965_000
     assert case.tie_lines == {} and case.exclusion_threshold == 300_000
 
@@ -70,12 +72,30 @@ def test_case_study_decodes_to_integer_units():
         (mutated(lambda d: d["tariff"].__setitem__("grid_purchase", 0)), "tariff.grid_purchase"),
         (mutated(lambda d: d["tariff"].pop("grid_sale")), "tariff.grid_sale"),
         (mutated(lambda d: d.__setitem__("exclusion_threshold", 2)), "exclusion_threshold"),
-        (mutated(lambda d: d["orders"].append(dict(d["orders"][0], credit=0.5))), "orders[6].credit"),
-        (mutated(lambda d: d["orders"].append(dict(d["orders"][0], chain="dg"))), "orders[6].chain"),
-        (mutated(lambda d: d.__setitem__("tie_lines", [{"from": "dg", "to": "dg", "limit_kwh": 1}])), "tie_lines[0].to"),
-        (mutated(lambda d: d.__setitem__("tie_lines", [{"from": "dg", "to": "demand"}])), "tie_lines[0].limit_kwh"),
         (
-            mutated(lambda d: d.__setitem__("tie_lines", [{"from": "dg", "to": "demand", "limit_kwh": 1}] * 2)),
+            mutated(lambda d: d["orders"].append(dict(d["orders"][0], credit=0.5))),
+            "orders[6].credit",
+        ),
+        (
+            mutated(lambda d: d["orders"].append(dict(d["orders"][0], chain="dg"))),
+            "orders[6].chain",
+        ),
+        (
+            mutated(
+                lambda d: d.__setitem__("tie_lines", [{"from": "dg", "to": "dg", "limit_kwh": 1}])
+            ),
+            "tie_lines[0].to",
+        ),
+        (
+            mutated(lambda d: d.__setitem__("tie_lines", [{"from": "dg", "to": "demand"}])),
+            "tie_lines[0].limit_kwh",
+        ),
+        (
+            mutated(
+                lambda d: d.__setitem__(
+                    "tie_lines", [{"from": "dg", "to": "demand", "limit_kwh": 1}] * 2
+                )
+            ),
             "tie_lines[1]",
         ),
         (raw("NaN"), ""),
@@ -161,5 +181,8 @@ def test_command_refuses_a_tariff_that_disagrees_with_the_tou(tmp_path, capsys):
 
 def test_command_writes_nothing_when_it_refuses(tmp_path):
     out = tmp_path / "out.json"
-    assert run_cli(tmp_path, mutated(set_order("quantity_kwh", 0)), "--json", str(out)) == EXIT_BAD_INPUT
+    assert (
+        run_cli(tmp_path, mutated(set_order("quantity_kwh", 0)), "--json", str(out))
+        == EXIT_BAD_INPUT
+    )
     assert not out.exists()

@@ -23,7 +23,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def as_decimals(rows):
-    return [{k: Decimal(v) if k in ("quantity_kwh", "xi", "price") else v for k, v in r.items()} for r in rows]
+    return [
+        {k: Decimal(v) if k in ("quantity_kwh", "xi", "price") else v for k, v in r.items()}
+        for r in rows
+    ]
 
 
 @pytest.mark.parametrize("period", ["period-02", "period-13"])
@@ -68,7 +71,9 @@ def test_a_case_without_tariff_takes_it_from_the_tou_file(tmp_path):
     out = tmp_path / "trades.json"
     args = ["auction", "run", str(case), "--tou", str(CASES / "tou.json"), "--json", str(out)]
     assert main(args) == EXIT_OK
-    assert json.loads(out.read_text(), parse_float=Decimal)["grid"] == as_decimals(EXPECTED["period-13"]["grid"])
+    assert json.loads(out.read_text(), parse_float=Decimal)["grid"] == as_decimals(
+        EXPECTED["period-13"]["grid"]
+    )
 
 
 def test_the_command_gives_the_same_bytes_under_any_hash_seed(tmp_path):
@@ -76,7 +81,16 @@ def test_the_command_gives_the_same_bytes_under_any_hash_seed(tmp_path):
     for seed in ("1", "2"):
         out = tmp_path / f"trades-{seed}.json"
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        cmd = [sys.executable, "-m", "bridge.cli", "auction", "run", str(CASES / "period-13.json"), "--json", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "auction",
+            "run",
+            str(CASES / "period-13.json"),
+            "--json",
+            str(out),
+        ]
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]

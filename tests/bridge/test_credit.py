@@ -98,14 +98,18 @@ def test_credit_stays_in_range_and_within_one_ppm_of_the_exact_formula(credit, p
     assert (got >= credit) if current >= previous else (got <= credit)
 
 
-@given(st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 3 * 10**6)), min_size=1, max_size=20))
+@given(
+    st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 3 * 10**6)), min_size=1, max_size=20)
+)
 def test_day_coefficient_lies_between_the_worst_and_best_contract(contracts):
     deliveries = [Delivery(c, a) for c, a in contracts]
     coefficients = [contract_coefficient(d) for d in deliveries]
     assert min(coefficients) <= day_coefficient(deliveries) <= max(coefficients)
 
 
-@pytest.mark.parametrize(("credit", "previous", "current"), [(-1, 0, 0), (0, PPM + 1, 0), (0, 0, 0.5)])
+@pytest.mark.parametrize(
+    ("credit", "previous", "current"), [(-1, 0, 0), (0, PPM + 1, 0), (0, 0, 0.5)]
+)
 def test_credit_update_refuses_values_outside_ppm(credit, previous, current):
     with pytest.raises(InvalidCredit):
         next_credit(credit, previous, current)

@@ -24,7 +24,6 @@ from bridge.errors import (
 )
 from bridge.orders import MAX_ENERGY, MAX_PRICE, escrow_required, validate_escrow
 from bridge.tariff import Tariff
-
 from tests.bridge.books import PERIOD, TARIFF, buy, sell
 
 CREDITS = {"b": 800_000, "s": 800_000, "low": 299_999, "edge": 300_000}
@@ -93,7 +92,9 @@ def test_credit_outside_ppm_range_is_rejected():
 
 def test_run_auction_names_the_rejected_order():
     with pytest.raises(ReserveOnWrongSide, match="^order 1: "):
-        run_auction([buy(5, 60), buy(5, 60, reserve=50)], period=PERIOD, tariff=TARIFF, credits=CREDITS)
+        run_auction(
+            [buy(5, 60), buy(5, 60, reserve=50)], period=PERIOD, tariff=TARIFF, credits=CREDITS
+        )
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,13 @@ def test_auction_refuses_an_unusable_tariff(tariff):
 
 @pytest.mark.parametrize(
     "lines",
-    [{("dg", "demand"): -1}, {("dg", "demand"): 1.5}, {("dg", "dg"): 5}, {"dg": 5}, {("dg", "demand", "x"): 1}],
+    [
+        {("dg", "demand"): -1},
+        {("dg", "demand"): 1.5},
+        {("dg", "dg"): 5},
+        {"dg": 5},
+        {("dg", "demand", "x"): 1},
+    ],
 )
 def test_auction_refuses_a_malformed_tie_line(lines):
     with pytest.raises(InvalidTieLine):
@@ -115,7 +122,9 @@ def test_auction_refuses_a_malformed_tie_line(lines):
 
 
 def test_buy_escrows_quantity_times_reserve_and_sell_escrows_its_energy():
-    assert escrow_required(buy(250, 40, reserve=333)) == 250 * 333 // 100  # 2.5 kWh at 333 planck/kWh
+    assert (
+        escrow_required(buy(250, 40, reserve=333)) == 250 * 333 // 100
+    )  # 2.5 kWh at 333 planck/kWh
     assert escrow_required(sell(250, 40, reserve=30)) == 250
 
 

@@ -88,4 +88,6 @@ def test_buyer_first_offer_is_a_valid_order_between_grid_prices(generation, load
 def test_seller_first_offer_is_a_valid_order(generation, load, cost):
     price = seller_first_offer(generation, load, NIGHT, cost)
     assert 1 <= price <= NIGHT.grid_sale
-    validate_order_fields(Order(Side.SELL, 1, price, seller_reserve(NIGHT, cost, price), 1, "a", "dg"))
+    validate_order_fields(
+        Order(Side.SELL, 1, price, seller_reserve(NIGHT, cost, price), 1, "a", "dg")
+    )
