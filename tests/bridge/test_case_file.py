@@ -186,3 +186,20 @@ def test_command_writes_nothing_when_it_refuses(tmp_path):
         == EXIT_BAD_INPUT
     )
     assert not out.exists()
+
+
+def test_fifteen_minute_periods_decode_and_take_their_tou_slot():
+    doc = copy.deepcopy(BASE)
+    doc["period"] = {"index": 50, "from": "12:15", "to": "12:30"}
+    del doc["tariff"]
+    case = decode_case(json.dumps(doc))
+    assert (case.start_minute, case.minutes) == (735, 15)
+    tou = decode_tou((CASES / "tou.json").read_bytes())
+    assert tou.tariff_at(case.start_minute).grid_sale == 860_000_000_000
+
+
+def test_a_period_ending_at_midnight_is_one_hour_long():
+    case = decode_case(
+        mutated(lambda d: d.__setitem__("period", {"index": 24, "from": "23:00", "to": "24:00"}))
+    )
+    assert (case.start_minute, case.minutes) == (1380, 60)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.auction import Auction, run_auction
 from bridge.errors import (
@@ -22,9 +24,9 @@ from bridge.errors import (
     ZeroPrice,
     ZeroQuantity,
 )
-from bridge.orders import MAX_ENERGY, MAX_PRICE, escrow_required, validate_escrow
+from bridge.orders import MAX_ENERGY, MAX_PRICE, Side, escrow_required, validate_escrow
 from bridge.tariff import Tariff
-from tests.bridge.books import PERIOD, TARIFF, buy, sell
+from tests.bridge.books import OWNERS, PERIOD, TARIFF, books, buy, orders, sell
 
 CREDITS = {"b": 800_000, "s": 800_000, "low": 299_999, "edge": 300_000}
 
@@ -134,3 +136,53 @@ def test_order_without_enough_escrow_is_rejected():
         validate_escrow(buy(100, 40, reserve=50), 49)
     with pytest.raises(InsufficientEscrow):
         validate_escrow(sell(100, 40), 99)
+
+
+def _broken(order, how):
+    if how == "zero quantity":
+        return dataclasses.replace(order, quantity=0)
+    if how == "zero price":
+        return dataclasses.replace(order, price=0)
+    if how == "reserve on the wrong side":
+        off = order.price + 1 if order.side is Side.SELL else order.price - 1
+        return dataclasses.replace(order, reserve=off)
+    if how == "closed period":
+        return dataclasses.replace(order, period=order.period - 1)
+    if how == "excluded owner":
+        return dataclasses.replace(order, owner="excluded")
+    return dataclasses.replace(order, owner="stranger")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    books,
+    st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            orders(),
+            st.sampled_from(
+                [
+                    "zero quantity",
+                    "zero price",
+                    "reserve on the wrong side",
+                    "closed period",
+                    "excluded owner",
+                    "unknown owner",
+                ]
+            ),
+        ),
+        max_size=8,
+    ),
+)
+def test_rejected_orders_leave_no_trace_in_the_outcome(valid, bad):
+    creds = {o: 500_000 for o in OWNERS} | {"excluded": 100_000}
+    mixed = list(valid)
+    for at, order, how in bad:
+        mixed.insert(min(at, len(mixed)), _broken(order, how))
+    a = Auction(PERIOD, TARIFF, creds)
+    for order in mixed:
+        try:
+            a.place(order)
+        except OrderRejected:
+            pass
+    assert a.close() == run_auction(valid, period=PERIOD, tariff=TARIFF, credits=creds)
