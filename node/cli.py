@@ -12,7 +12,7 @@ from pathlib import Path
 import trio
 
 from node.primitives.keys import DEV_ACCOUNTS, dev_keypair
-from node.dev_runtime import UNIT, build_runtime
+from node.dev_runtime import build_runtime
 
 DEV_ENDOWMENT = 1 << 60  # planck per dev account, as Substrate's dev chains give
 
@@ -98,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     from node.bench import register as register_bench
     from node.security.cli import register as register_ca
 
+    from bridge.cli import register as register_auction
+
     register_bench(sub)
     register_ca(sub)
+    register_auction(sub)
     return parser
 
 
