@@ -110,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    if not args.verbose:  # hypercorn announces its bind address itself; the node prints its URL
-        logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
     return args.func(args)
 
 

@@ -75,6 +75,7 @@ class RpcServer:
         config.bind = [f"{host}:{self.port}"]
         config.websocket_max_message_size = 2 * self.max_request_size
         config.accesslog = None
+        config.loglevel = "WARNING"  # the node announces its own URL; hypercorn reports only trouble
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(partial(serve, self._asgi, config, mode="asgi"))
             task_status.started(int(binds[0].rsplit(":", 1)[1]))
