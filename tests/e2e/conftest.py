@@ -27,7 +27,6 @@ STARTUP_DEADLINE_S = 30.0  # a cold start imports, builds genesis and encodes me
 STARTUP_POLL_S = 0.05
 STOP_DEADLINE_S = 10.0
 URL_LINE = re.compile(r"Parawatt dev chain running: RPC ws://(?P<host>[\d.]+):(?P<port>\d+)")
-BLOCK_LINE = re.compile(r"block #(?P<number>\d+) 0x(?P<hash>[0-9a-f]+)")
 
 
 class NodeFailed(Exception):
@@ -54,22 +53,26 @@ class DevNode:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def announced_blocks(self) -> list[tuple[int, str]]:
-        """(number, hash prefix) of every block the node logged as authored, in order."""
-        return [(int(m["number"]), m["hash"]) for m in BLOCK_LINE.finditer(self.log())]
+    def _post(self, payload, timeout: float):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("POST", "/", body=json.dumps(payload), headers={"Content-Type": "application/json"})
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
 
     def rpc(self, method: str, params: list | None = None, *, timeout: float = 10.0):
         """One JSON-RPC call over HTTP; raises NodeFailed on an error response."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-            conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
-            reply = json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
+        reply = self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout)
         if "error" in reply:
             raise NodeFailed(f"{method} failed: {reply['error']}")
         return reply["result"]
+
+    def rpc_batch(self, method: str, param_lists: list[list], *, timeout: float = 30.0) -> list[dict]:
+        """One JSON-RPC batch over HTTP: the replies (result or error) in request order."""
+        payload = [{"jsonrpc": "2.0", "id": i, "method": method, "params": p} for i, p in enumerate(param_lists)]
+        replies = self._post(payload, timeout)
+        return sorted(replies, key=lambda r: r["id"])
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
