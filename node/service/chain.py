@@ -7,6 +7,7 @@ through the trie from their header's state root, which is also what proofs are b
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -14,13 +15,15 @@ from node.primitives.extrinsic import decode_extrinsic, encode_unsigned
 from node.primitives.hashing import blake2_256
 from node.primitives.header import Block, DigestItem, Header, extrinsics_root
 from node.primitives.scale import encode_compact
-from node.runtime.errors import TransactionValidityError, Future
+from node.runtime.errors import ExecutionFailed, TransactionValidityError, Future
 from node.runtime.executive import MAX_BLOCK_LENGTH, MAX_BLOCK_WEIGHT, NORMAL_RATIO_PERCENT, CheckedExtrinsic, Executive
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import InherentFailed, Runtime
 from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
 from node.storage.db import BlockBatch, ChainDB
 from node.trie import EMPTY_ROOT, Trie, trie_root
+
+log = logging.getLogger("parawatt.chain")
 
 GENESIS_PARENT = bytes(32)
 AURA_ENGINE = b"aura"
@@ -159,10 +162,17 @@ class Chain:
             if weight > weight_left or checked.length > length_left:
                 break
             try:
-                self.executive.apply_extrinsic(ctx, len(extrinsics), checked, signature_verified=verified)
+                # Its own storage transaction, so that a runtime bug in one extrinsic is rolled
+                # back and dropped instead of corrupting the block or stopping the author.
+                with overlay.transaction():
+                    self.executive.apply_extrinsic(ctx, len(extrinsics), checked, signature_verified=verified)
             except TransactionValidityError as e:
                 if not isinstance(e, Future):
                     rejected[checked.xt.hash] = e
+                continue
+            except Exception as e:
+                log.error("dropped extrinsic 0x%s: the runtime failed applying it", checked.xt.hash.hex(), exc_info=True)
+                rejected[checked.xt.hash] = ExecutionFailed(f"{type(e).__name__}: {e}")
                 continue
             weight_left -= weight
             length_left -= checked.length
