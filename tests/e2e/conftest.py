@@ -95,6 +95,7 @@ def start_node(base_path: Path, log_path: Path, *, block_time_ms: int = BLOCK_TI
     """Start a dev node and return once its RPC answers; on failure the node is killed and the
     error carries its log."""
     base_path.mkdir(parents=True, exist_ok=True)
+    log_offset = log_path.stat().st_size if log_path.exists() else 0  # a restart appends to the log
     log_file = open(log_path, "ab")
     command = [
         sys.executable, "-m", "node.cli", "-v", "node", "--dev",
@@ -108,10 +109,9 @@ def start_node(base_path: Path, log_path: Path, *, block_time_ms: int = BLOCK_TI
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     log_file.close()  # the child holds its own descriptor
-    start = log_path.stat().st_size if log_path.exists() else 0
     node = DevNode(process, base_path, log_path, 0)
     try:
-        node.port = _wait_until_serving(node, log_path, start)
+        node.port = _wait_until_serving(node, log_path, log_offset)
     except BaseException:
         node.kill()
         raise
@@ -127,7 +127,7 @@ def _wait_until_serving(node: DevNode, log_path: Path, log_offset: int) -> int:
         if node.process.poll() is not None:
             raise NodeFailed(f"the node exited with {node.process.returncode} before serving RPC; its log:\n{node.log()}")
         if port is None:
-            found = URL_LINE.search(log_path.read_text(errors="replace")[log_offset:])
+            found = URL_LINE.search(log_path.read_bytes()[log_offset:].decode(errors="replace"))
             if found:
                 port = int(found["port"])
         if port is not None:
@@ -149,7 +149,10 @@ def dev_node(tmp_path_factory) -> DevNode:
     root = tmp_path_factory.mktemp("dev-node")
     node = start_node(root / "base", root / "node.log")
     yield node
+    crashed = node.process.poll() is not None
     node.stop()
+    if crashed:  # the tests saw dropped connections; this says why
+        raise NodeFailed(f"the shared dev node died during the tests (exit {node.process.returncode}); its log:\n{node.log()[-20000:]}")
 
 
 @pytest.fixture
