@@ -73,7 +73,7 @@ def cmd_node(args) -> int:
 
     try:
         trio.run(main)
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:  # Ctrl-C reaches us inside the nursery's exception group
         pass
     finally:
         if tmp:

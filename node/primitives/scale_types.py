@@ -236,10 +236,16 @@ class Array(ScaleType):
 
 
 class Tuple(ScaleType):
+    """``(A, B, …)``; the empty tuple ``()`` is Rust's unit type, whose value is ``None``."""
+
     def __init__(self, *items: ScaleType):
         self.items = items
 
     def encode(self, value) -> bytes:
+        if not self.items:
+            if value not in (None, ()):
+                raise ValueError(f"the unit type () has no value {value!r}")
+            return b""
         if len(self.items) == 1:
             return self.items[0].encode(value)
         if not self.items:  # the unit type `()`: no bytes, whatever stands for it
@@ -247,6 +253,8 @@ class Tuple(ScaleType):
         return b"".join(t.encode(v) for t, v in zip(self.items, value, strict=True))
 
     def decode(self, data, offset):
+        if not self.items:
+            return None, offset
         if len(self.items) == 1:
             return self.items[0].decode(data, offset)
         if not self.items:

@@ -59,6 +59,13 @@ class BadMandatory(InvalidTransaction):
     reason = "A call was labelled as mandatory, but resulted in an Error."
 
 
+class ExecutionFailed(InvalidTransaction):
+    """The runtime raised something other than a DispatchError while applying it: a runtime bug.
+    Substrate's block builder drops an extrinsic whose execution panics; so does ours."""
+
+    reason = "Transaction failed in the runtime"
+
+
 class UnknownTransaction(TransactionValidityError):
     kind = "Unknown"
     reason = "Could not lookup information required to validate the transaction"

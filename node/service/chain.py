@@ -14,13 +14,14 @@ seen stays best. Finality never goes backwards and may move the best block onto 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from node.primitives.extrinsic import decode_extrinsic, encode_unsigned
 from node.primitives.header import SEAL, Block, DigestItem, Header, extrinsics_root
 from node.primitives.scale import DecodeError, encode_compact
-from node.runtime.errors import Future, TransactionValidityError
+from node.runtime.errors import ExecutionFailed, Future, TransactionValidityError
 from node.runtime.executive import MAX_BLOCK_LENGTH, MAX_BLOCK_WEIGHT, NORMAL_RATIO_PERCENT, CheckedExtrinsic, Executive
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import InherentFailed, Runtime
@@ -28,6 +29,8 @@ from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
 from node.storage.db import BlockBatch, ChainDB
 from node.trie import EMPTY_ROOT, Trie, trie_root
 from node.primitives.scale_types import Bytes, Sequence_
+
+log = logging.getLogger("parawatt.chain")
 
 GENESIS_PARENT = bytes(32)
 AURA_ENGINE = b"aura"
@@ -228,10 +231,17 @@ class Chain:
             if weight > weight_left or checked.length > length_left:
                 break
             try:
-                self.executive.apply_extrinsic(ctx, len(extrinsics), checked, signature_verified=verified)
+                # Its own storage transaction, so that a runtime bug in one extrinsic is rolled
+                # back and dropped instead of corrupting the block or stopping the author.
+                with overlay.transaction():
+                    self.executive.apply_extrinsic(ctx, len(extrinsics), checked, signature_verified=verified)
             except TransactionValidityError as e:
                 if not isinstance(e, Future):
                     rejected[checked.xt.hash] = e
+                continue
+            except Exception as e:
+                log.error("dropped extrinsic 0x%s: the runtime failed applying it", checked.xt.hash.hex(), exc_info=True)
+                rejected[checked.xt.hash] = ExecutionFailed(f"{type(e).__name__}: {e}")
                 continue
             weight_left -= weight
             length_left -= checked.length
