@@ -264,6 +264,20 @@ def sign_extrinsic(
     return encode_signed(keypair.public_key, keypair.crypto, signature, era, nonce, tip, call)
 
 
+def signed_message(
+    xt: UncheckedExtrinsic,
+    spec_version: int,
+    tx_version: int,
+    genesis_hash: bytes,
+    checkpoint_hash: bytes | None = None,
+) -> bytes:
+    """The bytes ``xt``'s signature must cover on this chain, runtime and checkpoint (hashed when
+    the payload is over 256 bytes). Split from verification so signatures can be checked in bulk."""
+    checkpoint = _checkpoint(xt.era, genesis_hash, checkpoint_hash)
+    additional = encode_additional_signed(spec_version, tx_version, genesis_hash, checkpoint)
+    return _message(xt.call, xt.extra, additional)
+
+
 def verify_extrinsic_signature(
     xt: UncheckedExtrinsic,
     spec_version: int,
@@ -278,6 +292,5 @@ def verify_extrinsic_signature(
     """
     if xt.signer is None:
         return False
-    checkpoint = _checkpoint(xt.era, genesis_hash, checkpoint_hash)
-    additional = encode_additional_signed(spec_version, tx_version, genesis_hash, checkpoint)
-    return verify_signature(xt.crypto, xt.signer, _message(xt.call, xt.extra, additional), xt.signature)
+    message = signed_message(xt, spec_version, tx_version, genesis_hash, checkpoint_hash)
+    return verify_signature(xt.crypto, xt.signer, message, xt.signature)

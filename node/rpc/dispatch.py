@@ -9,7 +9,8 @@ Rules, as in the JSON-RPC 2.0 spec:
   even without an id (with the id when it was usable, else ``null``);
 - a well-formed request without ``id`` is a notification: it runs, and is never answered, even on
   error; a batch of only notifications gets no response at all;
-- batch calls run one after the other and are answered in one array, in request order;
+- batch calls run one after the other and are answered in one array, in request order; a run
+  of consecutive calls to a method with a batch handler is answered by one handler call;
 - a result orjson cannot encode, or an exception that is not an RpcError, → -32603 and a log line.
 """
 
@@ -29,7 +30,7 @@ from .errors import (
     method_not_found,
     parse_error,
 )
-from .module import RpcModule
+from .module import Method, RpcModule
 
 log = logging.getLogger("node.rpc")
 
@@ -58,14 +59,58 @@ async def dispatch_message(
         if not request:
             return encode_error(None, invalid_request("empty batch"))
         responses = []
-        for item in request:
-            response = await _call(module, item, conn, opened)
-            if response is not None:
-                responses.append(response)
+        i = 0
+        while i < len(request):
+            method = _batchable(module, request[i])
+            if method is None:
+                response = await _call(module, request[i], conn, opened)
+                if response is not None:
+                    responses.append(response)
+                i += 1
+                continue
+            end = i + 1
+            while end < len(request) and _batchable(module, request[end]) is method:
+                end += 1
+            responses.extend(await _call_run(method, request[i:end], conn))
+            i = end
         if not responses:
             return None
         return b"[" + b",".join(responses) + b"]"
     return await _call(module, request, conn, opened)
+
+
+def _batchable(module: RpcModule, request: Any) -> Method | None:
+    """The method of a well-formed request whose method answers runs of calls at once."""
+    if type(request) is not dict or request.get("jsonrpc") != "2.0":
+        return None
+    request_id = request.get("id", _NO_ID)
+    if not (type(request_id) in (str, int) or request_id is None or request_id is _NO_ID):
+        return None
+    params = request.get("params")
+    name = request.get("method")
+    if type(name) is not str or not (params is None or type(params) is list):
+        return None
+    method = module.lookup(name)
+    return method if method is not None and method.invoke_batch is not None else None
+
+
+async def _call_run(method: Method, requests: list[dict], conn: Connection) -> list[bytes]:
+    """Answer consecutive well-formed calls of one batch-capable method with one handler call."""
+    try:
+        results = await method.invoke_batch([r.get("params") or [] for r in requests], conn)
+    except Exception:
+        log.exception("rpc method %s failed on a batch", method.name)
+        results = [internal_error()] * len(requests)
+    out = []
+    for request, result in zip(requests, results, strict=True):
+        request_id = request.get("id", _NO_ID)
+        if request_id is _NO_ID:
+            continue
+        if isinstance(result, RpcError):
+            out.append(encode_error(request_id, result))
+        else:
+            out.append(orjson.dumps({"jsonrpc": "2.0", "result": result, "id": request_id}))
+    return out
 
 
 async def _call(

@@ -46,10 +46,17 @@ def subscriptions_unavailable() -> RpcError:
     return RpcError(METHOD_NOT_FOUND, "Subscriptions are only available over WebSocket")
 
 
+# Many calls of one method at once: a list of params in, a list of results (or RpcErrors) out.
+BatchHandler = Callable[[list[list[Any]], Connection], Awaitable[list[Any]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Method:
     name: str  # the canonical name, for logs; aliases map to the same object
     invoke: Invoke
+    # Optional: how to answer a run of consecutive calls to this method in one JSON-RPC batch
+    # (a node checks the signatures of many submitted extrinsics together, on another core).
+    invoke_batch: BatchHandler | None = None
 
 
 class RpcModule:
@@ -67,12 +74,20 @@ class RpcModule:
         return register
 
     def register_method(
-        self, name: str, handler: Handler, *, aliases: tuple[str, ...] = ()
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        aliases: tuple[str, ...] = (),
+        batch_handler: BatchHandler | None = None,
     ) -> None:
+        """``batch_handler``, if given, answers runs of consecutive calls inside one batch; it
+        returns one result or RpcError per call, in order."""
+
         async def invoke(params: list[Any], conn: Connection, _opened: list[Subscription]) -> Any:
             return await handler(params, conn)
 
-        self._register((name, *aliases), invoke)
+        self._register((name, *aliases), invoke, batch_handler)
 
     def subscription(
         self,
@@ -138,11 +153,11 @@ class RpcModule:
         self._register((subscribe, *aliases), invoke_subscribe)
         self._register(unsubscribe_names, invoke_unsubscribe)
 
-    def _register(self, names: tuple[str, ...], invoke: Invoke) -> None:
+    def _register(self, names: tuple[str, ...], invoke: Invoke, batch_handler: BatchHandler | None = None) -> None:
         taken = [name for name in names if name in self._methods]
         if taken or len(set(names)) != len(names):
             raise ValueError(f"RPC method registered twice: {taken or names}")
-        method = Method(names[0], invoke)
+        method = Method(names[0], invoke, batch_handler)
         for name in names:
             self._methods[name] = method
 

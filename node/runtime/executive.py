@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from node.primitives.extrinsic import UncheckedExtrinsic, verify_extrinsic_signature
+from node.primitives.extrinsic import UncheckedExtrinsic, signed_message, verify_extrinsic_signature
 from node.primitives.scale import DecodeError, encode_compact
 from node.runtime import errors as tx
 from node.runtime.errors import DispatchError
@@ -99,9 +99,23 @@ class Executive:
             return self.genesis_hash
         return block_hash(number) if 0 < number < current else None
 
+    def signature_check(self, xt: UncheckedExtrinsic, current: int, block_hash) -> tuple | None:
+        """(crypto, public key, message, signature) for checking ``xt``'s signature against the
+        checkpoint it must commit to, or None when that checkpoint block is unknown. Lets callers
+        check many signatures at once (in another process) before `validate`."""
+        if xt.signer is None:
+            return None
+        checkpoint = self.genesis_hash if xt.era.is_immortal else self._block_hash(xt.era.birth(current), current, block_hash)
+        if checkpoint is None:
+            return None
+        version = self.runtime.version
+        message = signed_message(xt, version.spec_version, version.transaction_version, self.genesis_hash, checkpoint)
+        return xt.crypto, xt.signer, message, xt.signature
+
     def _verify_signature(self, xt: UncheckedExtrinsic, current: int, block_hash) -> None:
         """CheckGenesis, CheckSpecVersion, CheckTxVersion and CheckMortality, through the
-        signature: its payload commits to the genesis hash, the versions and the birth block."""
+        signature: its payload commits to the genesis hash, the versions and the birth block.
+        Raises the precise refusal (expired era, unknown birth block, bad signature)."""
         version = self.runtime.version
 
         def signed_against(checkpoint: bytes) -> bool:

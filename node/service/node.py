@@ -17,6 +17,7 @@ from typing import Callable
 import trio
 
 from node.primitives.extrinsic import decode_extrinsic
+from node.primitives.scale import DecodeError
 from node.runtime.apis import RuntimeApis
 from node.runtime.errors import TransactionValidityError
 from node.runtime.executive import CheckedExtrinsic
@@ -24,7 +25,8 @@ from node.runtime.metadata import encode_metadata
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import Runtime
 from node.service.chain import BuiltBlock, Chain
-from node.service.txpool import PoolTransaction, TransactionPool
+from node.service.txpool import PoolError, PoolTransaction, TransactionPool
+from node.service.verifier import SignatureVerifier
 from node.storage.db import ChainDB
 
 log = logging.getLogger("parawatt.node")
@@ -44,6 +46,7 @@ class NodeConfig:
     node_name: str = "parawatt"
     max_pool: int = 100_000
     authoring: bool = True  # tests turn the slot timer off and call author_block themselves
+    verifier_workers: int = 1  # processes checking signatures of submitted batches (0: in-process)
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
 
@@ -82,6 +85,7 @@ class Node:
         self.metadata = encode_metadata(config.runtime)
         self.apis = RuntimeApis(self.executive, self.metadata)
         self.pool = TransactionPool(config.max_pool)
+        self.verifier = SignatureVerifier(workers=config.verifier_workers)
         self.watchers = TxWatchers()
         self.head_subscribers: dict[str, set] = {"best": set(), "finalized": set()}
         self.storage_subscribers: set = set()  # (sub, keys or None)
@@ -95,11 +99,38 @@ class Node:
         checked = self.executive.check_format(decode_extrinsic(data))
         return self.submit_checked(checked)
 
-    def submit_checked(self, checked: CheckedExtrinsic) -> tuple[PoolTransaction, str]:
+    async def submit_many(self, datas: list[bytes]) -> list:
+        """Validate and pool many extrinsics, their signatures checked together on the verifier's
+        core. One result per input, in order: (pool transaction, status) or the exception that
+        refused it (DecodeError, TransactionValidityError, PoolError); refusals change nothing."""
+        results: list = [None] * len(datas)
+        checked: list[tuple[int, CheckedExtrinsic]] = []
+        for i, data in enumerate(datas):
+            try:
+                checked.append((i, self.executive.check_format(decode_extrinsic(data))))
+            except (DecodeError, TransactionValidityError) as e:
+                results[i] = e
+        current = self.chain.best.number + 1
+        block_hash = self.chain.best_block_hash_lookup()
+        checks = [self.executive.signature_check(c.xt, current, block_hash) for _, c in checked]
+        wanted = [c for c in checks if c is not None]
+        verdicts = iter(await self.verifier.verify_many(wanted))
+        for (i, c), check in zip(checked, checks):
+            # A failed or impossible check goes the slow way, which names the exact reason.
+            verified = check is not None and next(verdicts)
+            try:
+                results[i] = self.submit_checked(c, signature_verified=verified)
+            except (TransactionValidityError, PoolError) as e:
+                results[i] = e
+        return results
+
+    def submit_checked(self, checked: CheckedExtrinsic, *, signature_verified: bool = False) -> tuple[PoolTransaction, str]:
         chain = self.chain
         state = StateOverlay(self.db.state)
         current = chain.best.number + 1
-        valid, account = self.executive.validate_with_account(state, checked, current, chain.best_block_hash_lookup(), False)
+        valid, account = self.executive.validate_with_account(
+            state, checked, current, chain.best_block_hash_lookup(), False, signature_verified
+        )
         xt = checked.xt
         account_nonce = account.nonce
         death = xt.era.death(current) if not xt.era.is_immortal else 2**64
@@ -183,6 +214,7 @@ class Node:
         from node.rpc.server import RpcServer
 
         # A block can finish thousands of watched extrinsics at once: room for their notifications.
+        await trio.to_thread.run_sync(self.verifier.start)
         server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port, max_queued_messages=65_536)
         try:
             async with trio.open_nursery() as nursery:
@@ -192,6 +224,7 @@ class Node:
                     await nursery.start(self.author_loop)
                 task_status.started(self.rpc_url)
         finally:
+            self.verifier.close()
             self.db.close()
 
 

@@ -251,3 +251,27 @@ async def test_storage_subscription_sends_current_value_then_changes(node):
     changed = (await ws.recv())["params"]["result"]
     assert changed["changes"][0][0] == key and changed["changes"][0][1] != initial["changes"][0][1]
     await ws.close()
+
+
+async def test_batch_of_submissions_is_checked_together_with_per_call_errors(node, http):
+    good = [signed_transfer(node, nonce=n) for n in range(100)]  # over the verifier's batch size
+    forged = bytes.fromhex(good[50][2:])
+    forged = "0x" + (forged[:40] + bytes([forged[40] ^ 1]) + forged[41:]).hex()
+    calls = [request("author_submitExtrinsic", [xt], i) for i, xt in enumerate(good)]
+    calls.insert(10, request("author_submitExtrinsic", [forged], "forged"))
+    calls.insert(20, request("author_submitExtrinsic", ["0xzz"], "bad hex"))
+    calls.insert(30, request("chain_getFinalizedHead", [], "other method in between"))
+    replies = {r["id"]: r for r in await http.call(calls)}
+    assert replies["forged"]["error"]["code"] == 1010 and "bad signature" in replies["forged"]["error"]["data"]
+    assert replies["bad hex"]["error"]["code"] == -32602
+    assert replies["other method in between"]["result"].startswith("0x")
+    assert all(replies[i]["result"].startswith("0x") for i in range(100))
+    assert len(node.pool) == 100
+    author(node)
+    assert node.executive.system.account(node_state(node), ALICE.public_key).nonce == 100
+
+
+def node_state(node):
+    from node.runtime.overlay import StateOverlay
+
+    return StateOverlay(node.db.state)
