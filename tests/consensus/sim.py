@@ -32,7 +32,7 @@ from node.consensus.equivocation import SlotEquivocationDetector, verify_evidenc
 from node.consensus.errors import ConsensusError
 from node.consensus.finality import FinalityGadget
 from node.consensus.justification import verify_justification
-from node.consensus.messages import Vote, sign_vote
+from node.consensus.messages import Proposal, Vote, sign_proposal, sign_vote
 from node.consensus.tendermint import Timeouts
 from node.consensus.wire import decode_message, encode_message
 from node.primitives.hashing import blake2_256
@@ -42,6 +42,7 @@ from node.primitives.keys import Keypair
 GENESIS = Header(bytes(32), 0, blake2_256(b"genesis"), bytes(32))
 SLOT_MS = 1000
 TIMEOUTS = Timeouts(propose_ms=600, prevote_ms=300, precommit_ms=300, increment_ms=200)
+MAX_QUEUE = 50_000  # far above any healthy run; a storm fails fast instead of eating memory
 _KEYS: dict[tuple[str, int], Keypair] = {}
 
 
@@ -77,6 +78,8 @@ class Network:
         return self.groups is None or any(a in g and b in g for g in self.groups)
 
     def _push(self, at: int, item) -> None:
+        if len(self._queue) > MAX_QUEUE:
+            raise AssertionError("message storm: the simulated network's queue overflowed")
         self._seq += 1
         heapq.heappush(self._queue, (at, self._seq, item))
 
@@ -134,6 +137,8 @@ class SimNode:
         self.persisted = None  # the last PersistVoterState, as a disk would keep it
         self.detector = SlotEquivocationDetector()
         self.equivocate = False  # test-only Byzantine mode: sign two things wherever it signs one
+        self._alternatives: dict[tuple[int, int], bytes] = {}
+        self._wanted: dict[bytes, int] = {}  # block hash -> when last asked for
         self.epoch = 0
         self.engine = self._new_engine(GENESIS.hash, 0, None)
 
@@ -174,7 +179,7 @@ class SimNode:
             elif isinstance(effect, Finalize):
                 self._finalize(effect)
             elif isinstance(effect, RequestBlock):
-                self._gossip(("want", effect.block_hash))
+                self._want(effect.block_hash)
             elif isinstance(effect, ReportEquivocation):
                 verify_evidence(effect.evidence, self.authorities)
                 self.evidence.append(effect.evidence)
@@ -196,7 +201,13 @@ class SimNode:
                     self.net.send(self.index, peer, ("consensus", twin))
 
     def _twin(self, message) -> bytes | None:
-        """A conflicting vote for the same height, round and step (nil <-> a made-up value)."""
+        """A conflicting message for the same height, round and step: another block for a
+        proposal, nil <-> a made-up value for a vote."""
+        if isinstance(message, Proposal):
+            alt = self._alternatives.get((message.height, message.round))
+            if alt is None:
+                return None
+            return encode_message(sign_proposal(self.keypair, self.authorities, message.height, message.round, alt, -1))
         if not isinstance(message, Vote):
             return None
         other = blake2_256(b"twin" + message.encode()) if message.value is None else None
@@ -205,6 +216,13 @@ class SimNode:
 
     def _peers(self):
         return [n.index for n in self.net.nodes if n.index != self.index]
+
+    def _want(self, block_hash: bytes) -> None:
+        """Ask peers for a block, at most once per 500 ms (their answers could otherwise multiply)."""
+        if block_hash in self.headers or self.net.now - self._wanted.get(block_hash, -(10**9)) < 500:
+            return
+        self._wanted[block_hash] = self.net.now
+        self._gossip(("want", block_hash))
 
     def _gossip(self, payload) -> None:
         for peer in self._peers():
@@ -225,6 +243,11 @@ class SimNode:
         header = Header(a.parent_hash, a.height, root, bytes(32))
         self.headers[header.hash] = header
         self._gossip(("block", header.encode()))
+        if self.equivocate:  # a second block for the same height and round, proposed to some peers
+            twin = Header(a.parent_hash, a.height, blake2_256(root), bytes(32))
+            self.headers[twin.hash] = twin
+            self._gossip(("block", twin.encode()))
+            self._alternatives[(a.height, a.round)] = twin.hash
         self.run(self.engine.apply_authored(a.height, a.round, header.hash))
 
     def _schedule_slot(self) -> None:
@@ -248,8 +271,10 @@ class SimNode:
             return
         parent = self.headers.get(header.parent_hash)
         if parent is None:
-            self.orphans.setdefault(header.parent_hash, []).append(header)
-            self._gossip(("want", header.parent_hash))
+            waiting = self.orphans.setdefault(header.parent_hash, [])
+            if all(h.hash != header.hash for h in waiting):
+                waiting.append(header)
+            self._want(header.parent_hash)
             return
         if self.kind == "aura":
             try:
