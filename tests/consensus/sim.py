@@ -41,12 +41,13 @@ from node.primitives.keys import Keypair
 
 GENESIS = Header(bytes(32), 0, blake2_256(b"genesis"), bytes(32))
 SLOT_MS = 1000
+BFT_BUILD_MS = 200
 TIMEOUTS = Timeouts(propose_ms=600, prevote_ms=300, precommit_ms=300, increment_ms=200)
 MAX_QUEUE = 50_000  # far above any healthy run; a storm fails fast instead of eating memory
 _KEYS: dict[tuple[str, int], Keypair] = {}
 
 
-def keypairs(n: int, crypto: str = "ed25519") -> list[Keypair]:
+def keypairs(n: int, crypto: str = "sr25519") -> list[Keypair]:
     out = []
     for i in range(n):
         if (crypto, i) not in _KEYS:
@@ -184,7 +185,7 @@ class SimNode:
                 verify_evidence(effect.evidence, self.authorities)
                 self.evidence.append(effect.evidence)
             elif isinstance(effect, AuthorBlock):
-                self._author_bft(effect)
+                self.net.timer(self.index, BFT_BUILD_MS, effect)  # building a block takes time
             else:
                 raise AssertionError(f"unexpected effect {effect}")
 
@@ -309,11 +310,13 @@ class SimNode:
         if what == "slot":
             self._author_aura()
             self._schedule_slot()
+        elif isinstance(what, AuthorBlock):
+            self._author_bft(what)
         else:
             self.run(self.engine.apply_timeout(what))
 
 
-def make_network(kind: str, n: int = 4, *, seed: int = 0, crypto: str = "ed25519", start: bool = True, **net_kw) -> Network:
+def make_network(kind: str, n: int = 4, *, seed: int = 0, crypto: str = "sr25519", start: bool = True, **net_kw) -> Network:
     net = Network(seed=seed, **net_kw)
     keys = keypairs(n, crypto)
     authorities = AuthoritySet.of(keys, chain_id=b"sim")
