@@ -1,0 +1,65 @@
+"""What an authority must remember across a restart to stay safe: its lock and its last round.
+
+Tendermint's safety needs a node to keep its lock and never sign two different things in one
+round. A node that crashed and came back with an empty memory could do both. So the core hands
+out this small record (``PersistVoterState``) before every signature leaves the node; on
+restart the node passes the last one back, and the core resumes locked as before, in the round
+*after* the last one it signed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.primitives.scale import DecodeError, decode_all, decode_fixed, decode_uint
+
+HASH_LEN = 32
+
+
+@dataclass(frozen=True, slots=True)
+class VoterState:
+    height: int  # u64
+    round: int  # u32: the last round this node signed something in
+    locked_value: bytes | None
+    locked_round: int  # -1: not locked
+    valid_value: bytes | None
+    valid_round: int  # -1: none
+
+    def encode(self) -> bytes:
+        return b"".join(
+            (
+                self.height.to_bytes(8, "little"),
+                self.round.to_bytes(4, "little"),
+                _option(self.locked_value),
+                (self.locked_round + 1).to_bytes(4, "little"),
+                _option(self.valid_value),
+                (self.valid_round + 1).to_bytes(4, "little"),
+            )
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> VoterState:
+        return decode_all(_decode, data)
+
+
+def _option(value: bytes | None) -> bytes:
+    return b"\x00" if value is None else b"\x01" + value
+
+
+def _decode_option(data: bytes, offset: int) -> tuple[bytes | None, int]:
+    tag, offset = decode_uint(data, offset, 1)
+    if tag == 0:
+        return None, offset
+    if tag != 1:
+        raise DecodeError(f"invalid Option tag {tag}")
+    return decode_fixed(data, offset, HASH_LEN)
+
+
+def _decode(data: bytes, offset: int) -> tuple[VoterState, int]:
+    height, offset = decode_uint(data, offset, 8)
+    round_, offset = decode_uint(data, offset, 4)
+    locked_value, offset = _decode_option(data, offset)
+    locked_round, offset = decode_uint(data, offset, 4)
+    valid_value, offset = _decode_option(data, offset)
+    valid_round, offset = decode_uint(data, offset, 4)
+    return VoterState(height, round_, locked_value, locked_round - 1, valid_value, valid_round - 1), offset
