@@ -204,12 +204,15 @@ class Chain:
         slot: int,
         *,
         seal: Callable[[Header], Header] | None = None,
+        inherents: Iterable[bytes] = (),
     ) -> BuiltBlock:
         """Build, execute and commit the next block on the best head.
 
         ``candidates`` yields (checked extrinsic, signature already verified) in the pool's
         order; iteration stops when the block is full. ``seal`` signs the finished header
         (consensus engines add their Seal digest item); unsealed blocks are for dev chains.
+        ``inherents`` are further unsigned calls the author adds after the timestamp (checked
+        by the caller: a failing inherent would make the block invalid).
         """
         parent = self.best
         number = parent.number + 1
@@ -221,6 +224,10 @@ class Chain:
         inherent = encode_unsigned(timestamp_call)
         extrinsics = [inherent]
         self.executive.apply_extrinsic(ctx, 0, self.executive.check_format(decode_extrinsic(inherent)))
+        for call in inherents:
+            data = encode_unsigned(call)
+            self.executive.apply_extrinsic(ctx, len(extrinsics), self.executive.check_format(decode_extrinsic(data)))
+            extrinsics.append(data)
 
         weight_left = MAX_BLOCK_WEIGHT * NORMAL_RATIO_PERCENT // 100
         length_left = MAX_BLOCK_LENGTH * NORMAL_RATIO_PERCENT // 100
@@ -356,6 +363,24 @@ class Chain:
         result.retracted = [h.hash for h in retracted]
         result.enacted = [h.hash for h in enacted]
         result.changed_keys = frozenset(keys)
+
+    def set_best(self, block_hash: bytes) -> None:
+        """Make ``block_hash`` (a descendant of the finalized block) the best block, e.g. for a
+        bft proposer building beside an undecided proposal at the same height."""
+        header = self._header_or_fail(block_hash)
+        if header.hash == self.best.hash:
+            return
+        if not self.is_descendant(header, self.finalized):
+            raise FinalityConflict("the best block must descend from the finalized one")
+        batch = BlockBatch()
+        self._reorg_into(batch, header, ImportResult(block_hash, header.number, True))
+        batch.set_meta("best", block_hash)
+        self.db.commit(batch)
+        self.best = header
+
+    def unfinalized_headers(self) -> list[Header]:
+        """The best chain's blocks above the finalized one, oldest first."""
+        return [self._header_or_fail(self.hash_at(n)) for n in range(self.finalized.number + 1, self.best.number + 1)]
 
     # -- finality -----------------------------------------------------------------------------
     def finalize(self, block_hash: bytes, justification: bytes | None = None) -> Header:

@@ -1,15 +1,18 @@
-"""The node: one composition root owning the chain, the transaction pool, block authoring and
-the JSON-RPC server, each a service in one trio nursery.
+"""The node: one composition root owning the chain, the transaction pool, consensus, the
+network services (sync, transaction gossip) and the JSON-RPC server, each a service in one trio
+nursery.
 
-Dev chains have one authority: it authors a block every slot and finalizes each block when it
-authors the next, so finality trails the head by one block (clients such as polkadot.js need
-`inBlock` and `finalized` to arrive as separate events).
+Which engine authors and finalizes is the chain spec's choice (`node.service.consensus`): dev
+chains have one authority that finalizes each block when it authors the next, so finality
+trails the head by one block (clients such as polkadot.js need `inBlock` and `finalized` to
+arrive as separate events); `aura` and `bft` chains run on several nodes over the network.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,12 +27,24 @@ from node.runtime.executive import CheckedExtrinsic
 from node.runtime.metadata import encode_metadata
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import Runtime
-from node.service.chain import BuiltBlock, Chain
+from node.consensus.authorities import AuthoritySet
+from node.network.messages import BlockAnnounce, BlockRequest, ConsensusMessage, Head, Justification, Role, Transactions
+from node.network.transport import ChainStatus, Network
+from node.primitives.hashing import blake2_256
+from node.primitives.header import Block
+from node.primitives.keys import Keypair
+from node.runtime.errors import DispatchError
+from node.service.chain import BuiltBlock, Chain, ImportResult, UnknownParent
+from node.service.consensus import build_consensus
+from node.service.gossip import TransactionGossip
+from node.service.sync import SyncService
 from node.service.txpool import PoolError, PoolTransaction, TransactionPool
 from node.service.verifier import SignatureVerifier
 from node.storage.db import ChainDB
 
 log = logging.getLogger("parawatt.node")
+
+MAX_PENDING_REPORTS = 64  # equivocation evidence waiting for this node's next block
 
 
 @dataclass
@@ -48,6 +63,12 @@ class NodeConfig:
     authoring: bool = True  # tests turn the slot timer off and call author_block themselves
     verifier_workers: int = 1  # processes checking signatures of submitted batches (0: in-process)
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    engine: str = "dev"  # "dev" | "aura" | "bft"
+    authorities: AuthoritySet | None = None
+    keypair: Keypair | None = None  # this node's authority key, if it is one
+    # Builds the network once the chain's genesis and heads are known (memory or gRPC).
+    network_factory: Callable[[ChainStatus], Network] | None = None
+    roles: frozenset = frozenset({Role.AUTHORITY})
 
 
 class TxWatchers:
@@ -91,15 +112,35 @@ class Node:
         self.storage_subscribers: set = set()  # (sub, keys or None)
         self.blocks_authored = 0
         self.rpc_url: str | None = None
+        self.consensus = build_consensus(self, config.engine, config.authorities, config.keypair)
+        self.network: Network | None = None
+        if config.network_factory is not None:
+            self.network = config.network_factory(self._chain_status())
+        self.sync = SyncService(self)
+        self.gossip = TransactionGossip(self)
+        self._pending_reports: deque[bytes] = deque(maxlen=MAX_PENDING_REPORTS)
+
+    def _chain_status(self) -> ChainStatus:
+        chain = self.chain
+        return ChainStatus(
+            chain.genesis_hash, self.config.chain_name, self.config.roles,
+            Head(chain.best.hash, chain.best.number), Head(chain.finalized.hash, chain.finalized.number),
+        )
 
     # -- transactions -------------------------------------------------------------------------
     def submit(self, data: bytes) -> tuple[PoolTransaction, str]:
         """Validate and pool an extrinsic. Raises DecodeError, TransactionValidityError or
         PoolError; the state and the pool are unchanged when it raises."""
         checked = self.executive.check_format(decode_extrinsic(data))
-        return self.submit_checked(checked)
+        result = self.submit_checked(checked)
+        self._gossip(data)
+        return result
 
-    async def submit_many(self, datas: list[bytes]) -> list:
+    def _gossip(self, data: bytes) -> None:
+        if self.network is not None:
+            self.gossip.queue(data)
+
+    async def submit_many(self, datas: list[bytes], *, gossip: bool = True) -> list:
         """Validate and pool many extrinsics, their signatures checked together on the verifier's
         core. One result per input, in order: (pool transaction, status) or the exception that
         refused it (DecodeError, TransactionValidityError, PoolError); refusals change nothing."""
@@ -122,6 +163,9 @@ class Node:
                 results[i] = self.submit_checked(c, signature_verified=verified)
             except (TransactionValidityError, PoolError) as e:
                 results[i] = e
+            else:
+                if gossip:
+                    self._gossip(datas[i])
         return results
 
     def submit_checked(self, checked: CheckedExtrinsic, *, signature_verified: bool = False) -> tuple[PoolTransaction, str]:
@@ -145,35 +189,156 @@ class Node:
                 nonce += 1
         return nonce
 
-    # -- authoring ----------------------------------------------------------------------------
+    # -- blocks -------------------------------------------------------------------------------
     def author_block(self, slot: int, timestamp_ms: int) -> BuiltBlock:
+        """Build, seal, store and announce a block on the best head from the pool's ready
+        transactions (and any equivocation reports waiting to go on chain)."""
         candidates = ((tx.checked, True) for tx in self.pool.ready())
-        previous_best = self.chain.best
-        built = self.chain.build_block(candidates, timestamp_ms, slot)
+        seal = None if self.config.engine == "dev" else self.consensus.seal
+        built = self.chain.build_block(candidates, timestamp_ms, slot, seal=seal, inherents=self._take_reports())
         self.blocks_authored += 1
-        state = StateOverlay(self.db.state)
-        nonce_of = lambda who: self.executive.system.account(state, who).nonce  # noqa: E731
-        dropped = self.pool.on_block(built.included, list(built.rejected), nonce_of, built.block.header.number)
-        for tx in dropped:
-            reason = built.rejected.get(tx.hash)
-            self.watchers.notify(tx.hash, "invalid" if reason is not None else "dropped", final=True)
-        block_hash_hex = "0x" + built.hash.hex()
-        watched = [h for h in built.included if h in self.watchers.by_hash]
-        for h in watched:
-            self.watchers.notify(h, {"inBlock": block_hash_hex})
-        if watched:
-            self.watchers.in_block[built.hash] = watched
-        self._notify_heads("best", built.block.header)
-        self._notify_storage(built)
-        if previous_best.number > self.chain.finalized.number:
-            self.finalize(previous_best.hash)
+        self._after_best_moved([built.block], [], built.changed_keys, rejected=built.rejected)
+        if self.network is not None:
+            self.network.broadcast(BlockAnnounce(built.block.header, True))
+        self.consensus.on_block(built.block.header, authored=True)
+        log.info(
+            "authored #%d 0x%s… with %d extrinsics, pool %d",
+            built.block.header.number, built.hash.hex()[:12], len(built.included), len(self.pool),
+        )
         return built
 
-    def finalize(self, block_hash: bytes) -> None:
-        header = self.chain.finalize(block_hash)
+    def import_block(self, block: Block, *, justification: bytes | None = None) -> ImportResult:
+        """A block from a peer: consensus checks its header, the chain executes and stores it.
+        Raises InvalidHeader, InvalidBlock, UnknownParent; nothing is stored when it raises."""
+        parent = self.chain.header(block.header.parent_hash)
+        if parent is None:
+            raise UnknownParent(f"parent of #{block.header.number} is unknown")
+        if self.chain.header(block.hash) is None:
+            self.consensus.verify_header(block.header, parent)
+        known = {h for h in (blake2_256(xt) for xt in block.extrinsics) if h in self.pool}
+        result = self.chain.import_block(block, verified=known)
+        if result.already_known:
+            return result
+        if result.is_new_best:
+            enacted = [self.chain.block(h) for h in result.enacted]
+            retracted = [self.chain.block(h) for h in result.retracted]
+            self._after_best_moved(enacted, retracted, result.changed_keys)
+        self.consensus.on_block(block.header, authored=False)
+        if justification is not None:
+            self.consensus.on_justification(None, block.hash, justification)
+        return result
+
+    def _after_best_moved(self, enacted: list[Block], retracted: list[Block], changed_keys, *, rejected=None) -> None:
+        """The pool, the watchers and the subscribers follow a new best block."""
+        state = StateOverlay(self.db.state)
+        nonce_of = lambda who: self.executive.system.account(state, who).nonce  # noqa: E731
+        rejected = rejected or {}
+        for block in enacted:
+            included = [blake2_256(xt) for xt in block.extrinsics]
+            dropped = self.pool.on_block(included, list(rejected), nonce_of, block.header.number)
+            for tx in dropped:
+                self.watchers.notify(tx.hash, "invalid" if tx.hash in rejected else "dropped", final=True)
+            watched = [h for h in included if h in self.watchers.by_hash]
+            for h in watched:
+                self.watchers.notify(h, {"inBlock": "0x" + block.hash.hex()})
+            if watched:
+                self.watchers.in_block[block.hash] = watched
+        for block in retracted:  # their transactions go back to the pool, as in Substrate
+            for xt in block.extrinsics[1:]:
+                try:
+                    self.submit(xt)
+                except (DecodeError, TransactionValidityError, PoolError):
+                    pass
+        best = self.chain.best
+        self._notify_heads("best", best)
+        self._notify_storage(best.hash, changed_keys)
+        if self.network is not None:
+            self.network.update_heads(Head(best.hash, best.number), Head(self.chain.finalized.hash, self.chain.finalized.number))
+
+    def finalize(self, block_hash: bytes, justification: bytes | None = None) -> None:
+        previous = self.chain.finalized
+        if self.chain.header(block_hash) is None or block_hash == previous.hash:
+            return
+        best_before = self.chain.best
+        header = self.chain.finalize(block_hash, justification)
+        if self.chain.best.hash != best_before.hash and not self.chain.is_descendant(best_before, header):
+            self._after_best_moved([], [], frozenset())
         self._notify_heads("finalized", header)
-        for h in self.watchers.in_block.pop(block_hash, ()):
-            self.watchers.notify(h, {"finalized": "0x" + block_hash.hex()}, final=True)
+        # Every block from the old finalized one up to this one is final now.
+        cursor = header
+        while cursor is not None and cursor.number > previous.number:
+            for h in self.watchers.in_block.pop(cursor.hash, ()):
+                self.watchers.notify(h, {"finalized": "0x" + cursor.hash.hex()}, final=True)
+            cursor = self.chain.header(cursor.parent_hash)
+        if self.network is not None:
+            self.network.update_heads(Head(self.chain.best.hash, self.chain.best.number), Head(header.hash, header.number))
+
+    # -- network-facing ------------------------------------------------------------------------
+    def network_broadcast(self, message) -> None:
+        if self.network is not None:
+            self.network.broadcast(message)
+
+    def broadcast_justification(self, block_hash: bytes, number: int, justification: bytes) -> None:
+        self.network_broadcast(Justification(block_hash, number, justification))
+
+    def request_block(self, block_hash: bytes) -> None:
+        """Consensus refers to a block we lack: fetch it from a peer that may have it."""
+        if self.network is None:
+            return
+        for peer in sorted(self.network.peers(), key=lambda p: -p.best.number):
+            self.sync.want(peer.name, block_hash, 0)
+            return
+
+    def report_equivocation(self, evidence: bytes) -> None:
+        """Evidence of an equivocation goes on chain in the next block this node authors."""
+        offences = self.config.runtime.by_name.get("Offences")
+        if offences is None:
+            log.warning("equivocation detected, but this runtime has no Offences pallet to record it")
+            return
+        self._pending_reports.append(evidence)
+
+    def _take_reports(self) -> list[bytes]:
+        offences = self.config.runtime.by_name.get("Offences")
+        calls = []
+        state = StateOverlay(self.db.state)
+        while self._pending_reports:
+            evidence = self._pending_reports.popleft()
+            try:
+                offences.check_report(state, evidence)
+            except DispatchError as e:
+                log.info("equivocation report not needed: %s", e)
+                continue
+            calls.append(self.config.runtime.call_type.encode({"Offences": {"report_equivocation": {"evidence": evidence}}}))
+        return calls
+
+    async def _dispatch_inbound(self) -> None:
+        """Every message from peers, by kind. Handlers never block for long: fetches and
+        validations are queued to their own services."""
+        async for peer, message in self.network.inbound:
+            if isinstance(message, BlockAnnounce):
+                self.sync.on_announce(peer, message)
+            elif isinstance(message, BlockRequest):
+                self.sync.answer(peer, message)
+            elif isinstance(message, Transactions):
+                await self.gossip.received(peer, message)
+            elif isinstance(message, ConsensusMessage):
+                self.consensus.on_message(peer, message)
+            elif isinstance(message, Justification):
+                if self.chain.header(message.block_hash) is None:
+                    self.sync.want(peer, message.block_hash, message.number)
+                self.consensus.on_justification(peer, message.block_hash, message.justification)
+
+    async def _catch_up(self) -> None:
+        """Peers ahead of us (from their handshakes and announcements): fetch what they have.
+        Checked every block time; a want for a block already being fetched is cheap."""
+        while True:
+            for peer in self.network.peers():
+                self.sync.on_peer_head(peer.name, peer.best.hash, peer.best.number)
+            await trio.sleep(self.config.block_time_ms / 1000)
+
+    @property
+    def is_syncing(self) -> bool:
+        return self.sync.syncing
 
     def _notify_heads(self, kind: str, header) -> None:
         subs = self.head_subscribers[kind]
@@ -182,31 +347,16 @@ class Node:
             for sub in list(subs):
                 sub.send(as_json)
 
-    def _notify_storage(self, built: BuiltBlock) -> None:
-        if not self.storage_subscribers:
+    def _notify_storage(self, block_hash: bytes, changed_keys) -> None:
+        if not self.storage_subscribers or not changed_keys:
             return
         state = self.db.state
-        block = "0x" + built.hash.hex()
+        block = "0x" + block_hash.hex()
         for sub, keys in list(self.storage_subscribers):
-            changed = built.changed_keys if keys is None else [k for k in keys if k in built.changed_keys]
+            changed = changed_keys if keys is None else [k for k in keys if k in changed_keys]
             if changed:
                 changes = [["0x" + k.hex(), _hex_or_none(state(k))] for k in sorted(changed)]
                 sub.send({"block": block, "changes": changes})
-
-    async def author_loop(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Author one block per slot. A block that takes longer than a slot delays the next
-        one (the missed slot is skipped), it never overlaps it."""
-        block_time = self.config.block_time_ms
-        task_status.started()
-        while True:
-            now = self.config.clock_ms()
-            slot = now // block_time + 1
-            await trio.sleep((slot * block_time - now) / 1000)
-            built = self.author_block(slot, slot * block_time)
-            log.info(
-                "block #%d 0x%s… with %d extrinsics, pool %d",
-                built.block.header.number, built.hash.hex()[:12], len(built.included), len(self.pool),
-            )
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -220,8 +370,14 @@ class Node:
             async with trio.open_nursery() as nursery:
                 port = await nursery.start(server.run)
                 self.rpc_url = f"ws://{self.config.rpc_host}:{port}"
+                if self.network is not None:
+                    self.p2p_address = await nursery.start(self.network.run)
+                    nursery.start_soon(self._dispatch_inbound)
+                    nursery.start_soon(self._catch_up)
+                    await nursery.start(self.sync.run)
+                    await nursery.start(self.gossip.run)
                 if self.config.authoring:
-                    await nursery.start(self.author_loop)
+                    await nursery.start(self.consensus.run)
                 task_status.started(self.rpc_url)
         finally:
             self.verifier.close()

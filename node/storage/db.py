@@ -81,9 +81,14 @@ class ChainDB:
                 yield key[1:]
             it.next()
 
-    # -- the one write path ------------------------------------------------------------------
+    # -- writes -------------------------------------------------------------------------------
     def commit(self, batch: "BlockBatch") -> None:
+        """Everything a block changes, atomically."""
         self._db.write(batch.batch)
+
+    def put_meta(self, name: str, value: bytes) -> None:
+        """One small record outside any block (the consensus voter's write-ahead state)."""
+        self._db.put(META + name.encode(), value)
 
 
 class BlockBatch:

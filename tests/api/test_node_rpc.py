@@ -50,7 +50,7 @@ def signed_transfer(node, *, nonce=0, value=10**12, genesis=None, signer=ALICE):
 def author(node, n=1):
     for _ in range(n):
         slot = node.chain.best.number + 1
-        node.author_block(slot, slot * 1000)
+        node.consensus.author_slot(slot)
 
 
 async def test_rpc_methods_lists_what_clients_need(http):
