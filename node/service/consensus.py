@@ -34,6 +34,7 @@ from node.consensus.effects import (
 from node.consensus.equivocation import SlotEquivocationDetector, encode_evidence
 from node.consensus.errors import ConsensusError
 from node.consensus.finality import FinalityGadget
+from node.consensus.tendermint import Timeouts
 from node.consensus.justification import Justification, decode_justification
 from node.consensus.voter_state import VoterState
 from node.consensus.wire import decode_message, encode_message
@@ -128,7 +129,10 @@ class BftConsensus(Consensus):
         stored = node.db.meta(VOTER_STATE_KEY)
         resume = VoterState.decode(stored) if stored else None
         voter = keypair if self.is_authority else None
-        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, resume=resume)
+        bt = self.block_time
+        # Step timeouts scale with the block time: a proposal may wait up to one block time.
+        timeouts = Timeouts(propose_ms=2 * bt + 500, prevote_ms=bt, precommit_ms=bt, increment_ms=bt // 2)
+        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, timeouts=timeouts, resume=resume)
         # The engine knows the unfinalized blocks this node has (a restart re-reads them).
         for header in node.chain.unfinalized_headers():
             self.engine.blocks.add(header.hash, header.number, header.parent_hash)
@@ -259,12 +263,31 @@ class BftOnlyConsensus(BftConsensus):
             raise InvalidHeader("the block is not sealed by an authority")
 
     def _author_bft(self, request: AuthorBlock) -> None:
+        """Propose at (height, round): one block time after the parent, not sooner, so a bft
+        chain keeps its spec's block time instead of deciding as fast as it can."""
+        if self._nursery is not None:
+            self._nursery.start_soon(self._propose, request)
+
+    async def _propose(self, request: AuthorBlock) -> None:
         node = self.node
+        parent = node.chain.header(request.parent_hash)
+        not_before = self._timestamp_of(parent) + self.block_time
+        now = node.config.clock_ms()
+        if now < not_before:
+            await trio.sleep((not_before - now) / 1000)
+        if self.engine.height != request.height:
+            return  # decided meanwhile
         if node.chain.best.hash != request.parent_hash:
             node.chain.set_best(request.parent_hash)  # a proposal not decided: build beside it
-        now = node.config.clock_ms()
-        built = node.author_block(now // self.block_time, now)
+        timestamp = max(node.config.clock_ms(), not_before)
+        built = node.author_block(timestamp // self.block_time, timestamp)
         self._carry_out(self.engine.apply_authored(request.height, request.round, built.hash))
+
+    def _timestamp_of(self, header: Header) -> int:
+        timestamp = self.node.config.runtime.pallet("Timestamp")
+        view = self.node.chain.state_at(header.hash)
+        raw = view.get(timestamp.Now.key())
+        return 0 if raw is None else int.from_bytes(raw, "little")
 
 
 def build_consensus(node, engine: str, authorities: AuthoritySet | None, keypair: Keypair | None) -> Consensus:

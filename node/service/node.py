@@ -56,7 +56,7 @@ class NodeConfig:
     genesis: dict
     properties: dict
     rpc_host: str = "127.0.0.1"
-    rpc_port: int = 9944
+    rpc_port: int | None = 9944  # None: no RPC server (in-process simulations)
     block_time_ms: int = 1000
     node_name: str = "parawatt"
     max_pool: int = 100_000
@@ -365,11 +365,12 @@ class Node:
 
         # A block can finish thousands of watched extrinsics at once: room for their notifications.
         await trio.to_thread.run_sync(self.verifier.start)
-        server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port, max_queued_messages=65_536)
         try:
             async with trio.open_nursery() as nursery:
-                port = await nursery.start(server.run)
-                self.rpc_url = f"ws://{self.config.rpc_host}:{port}"
+                if self.config.rpc_port is not None:
+                    server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port, max_queued_messages=65_536)
+                    port = await nursery.start(server.run)
+                    self.rpc_url = f"ws://{self.config.rpc_host}:{port}"
                 if self.network is not None:
                     self.p2p_address = await nursery.start(self.network.run)
                     nursery.start_soon(self._dispatch_inbound)

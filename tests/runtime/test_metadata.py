@@ -24,7 +24,7 @@ def test_metadata_is_prefixed_v14(metadata):
 def test_pallets_in_runtime_order_with_stable_indices(metadata):
     _, v14 = metadata
     assert [(p["name"], p["index"]) for p in v14["pallets"]] == [
-        ("System", 0), ("Timestamp", 1), ("Balances", 2), ("TransactionPayment", 3), ("Sudo", 4)
+        ("System", 0), ("Timestamp", 1), ("Balances", 2), ("TransactionPayment", 3), ("Sudo", 4), ("Offences", 5)
     ]
 
 
