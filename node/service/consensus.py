@@ -238,7 +238,11 @@ class AuraConsensus(BftConsensus):
         async for slot in self._slots():
             if not self.is_authority or aura.slot_author(self.authorities, slot) != self.keypair.public_key:
                 continue
+            parent = self.node.chain.best
             self.node.author_block(slot, slot * self.block_time)
+            if self.node.config.equivocate:  # test-only: a second, different block for the slot
+                self.node.chain.set_best(parent.hash)
+                self.node.author_block(slot, slot * self.block_time + 1)
 
 
 class BftOnlyConsensus(BftConsensus):

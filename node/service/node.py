@@ -69,6 +69,9 @@ class NodeConfig:
     # Builds the network once the chain's genesis and heads are known (memory or gRPC).
     network_factory: Callable[[ChainStatus], Network] | None = None
     roles: frozenset = frozenset({Role.AUTHORITY})
+    # Test-only misbehaviour: an aura authority that seals two different blocks in each of its
+    # slots, so detection, evidence and the Offences pallet can be exercised. Never in a spec.
+    equivocate: bool = False
 
 
 class TxWatchers:
@@ -119,6 +122,7 @@ class Node:
         self.sync = SyncService(self)
         self.gossip = TransactionGossip(self)
         self._pending_reports: deque[bytes] = deque(maxlen=MAX_PENDING_REPORTS)
+        self._requested: dict[bytes, int] = {}  # block hash -> when consensus last asked for it
 
     def _chain_status(self) -> ChainStatus:
         chain = self.chain
@@ -282,9 +286,16 @@ class Node:
         self.network_broadcast(Justification(block_hash, number, justification))
 
     def request_block(self, block_hash: bytes) -> None:
-        """Consensus refers to a block we lack: fetch it from a peer that may have it."""
-        if self.network is None:
+        """Consensus refers to a block we lack: fetch it from the peer with the highest head.
+        Asked at most once per block time per block, so repeated references cost nothing."""
+        if self.network is None or self.chain.header(block_hash) is not None:
             return
+        now = self.config.clock_ms()
+        if now - self._requested.get(block_hash, -10**12) < self.config.block_time_ms:
+            return
+        if len(self._requested) > 1024:
+            self._requested.clear()
+        self._requested[block_hash] = now
         for peer in sorted(self.network.peers(), key=lambda p: -p.best.number):
             self.sync.want(peer.name, block_hash, 0)
             return
