@@ -38,7 +38,7 @@ class Faulty(Pallet):
 
 def make_chain(tmp_path) -> Chain:
     dev = build_runtime()
-    runtime = Runtime(crate="test_runtime", version=dev.version, pallets=[*dev.pallets, Faulty(5)], inherents=[("Timestamp", "set")])
+    runtime = Runtime(crate="test_runtime", version=dev.version, pallets=[*dev.pallets, Faulty(len(dev.pallets))], inherents=[("Timestamp", "set")])
     genesis = {"Balances": {"balances": [(k.public_key, DEV_ENDOWMENT) for k in (ALICE, BOB)]}, "Sudo": {"key": ALICE.public_key}}
     return Chain(ChainDB(tmp_path / "db"), runtime, genesis)
 
