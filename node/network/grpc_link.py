@@ -55,12 +55,19 @@ class GrpcLink:
         self._reason: str | None = None
         self._source: Iterable[bytes] = ()
         self._cancel: Callable[[], object] = lambda: None
+        self._alive: Callable[[], bool] = lambda: True
         self._after: Callable[[], object] = lambda: None
 
-    def attach(self, source: Iterable[bytes], cancel: Callable[[], object], after: Callable[[], object] = lambda: None) -> None:
-        """The stream's received envelopes, how to cancel it, and what to release after it ends
-        (client: the channel)."""
-        self._source, self._cancel, self._after = source, cancel, after
+    def attach(
+        self,
+        source: Iterable[bytes],
+        cancel: Callable[[], object],
+        alive: Callable[[], bool],
+        after: Callable[[], object] = lambda: None,
+    ) -> None:
+        """The stream's received envelopes, how to cancel it, whether it is still up, and what to
+        release after it ends (client: the channel)."""
+        self._source, self._cancel, self._alive, self._after = source, cancel, alive, after
 
     # -- TRIO SIDE ----------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -109,11 +116,11 @@ class GrpcLink:
     def close(self, reason: str) -> None:
         if self._reason is None:
             self._reason = reason
+        self._closing.set()  # outgoing() ends once the queue is drained, even if run() never ran
         self._closed_event.set()
 
     def _end_outgoing(self) -> bool:
         """Queue the end marker after what is queued; False if the queue is full (peer stuck)."""
-        self._closing.set()
         try:
             self._outgoing.put_nowait(_END)
         except queue.Full:
@@ -128,12 +135,13 @@ class GrpcLink:
 
     # -- GRPC SIDE (threads) ------------------------------------------------------------------
     def outgoing(self) -> Iterator[bytes]:
-        """The envelopes to send, for grpc to iterate; ends at the end marker or once closing."""
+        """The envelopes to send, for grpc to iterate; ends at the end marker, or when nothing is
+        left once closing, or when grpc has ended the call (grpc cannot interrupt a generator)."""
         while True:
             try:
                 item = self._outgoing.get(timeout=_POLL)
             except queue.Empty:
-                if self._closing.is_set():
+                if self._closing.is_set() or not self._alive():
                     return
                 continue
             if item is _END:

@@ -110,8 +110,9 @@ class GrpcNetwork(PeerSet):
         in_flight = self.config.max_peers + self.config.accept_backlog
         # Each open stream holds one worker (it iterates our outgoing generator); calls beyond
         # in_flight are refused by grpc with RESOURCE_EXHAUSTED.
+        workers = ThreadPoolExecutor(max_workers=in_flight + 2, thread_name_prefix=f"grpc-{self.local_name}")
         server = grpc.server(
-            ThreadPoolExecutor(max_workers=in_flight + 2, thread_name_prefix=f"grpc-{self.local_name}"),
+            workers,
             handlers=[grpc.method_handlers_generic_handler(SERVICE, {
                 "Connect": grpc.stream_stream_rpc_method_handler(self._handle_connect),
             })],
@@ -134,7 +135,10 @@ class GrpcNetwork(PeerSet):
                 task_status.started(self.address)
         finally:
             self._accepted_send.close()
-            server.stop(grace=None)
+            for link in _drain(accepted):  # accepted, never served: end their streams too
+                link.close("the node is stopping")
+            server.stop(grace=None)  # cancels the calls; their generators notice within _POLL
+            workers.shutdown(wait=False)
 
     # -- GRPC SIDE: the server handler runs in one of grpc's worker threads ------------------
     def _handle_connect(self, request_iterator: Iterable[bytes], context: grpc.ServicerContext):
@@ -154,7 +158,7 @@ class GrpcNetwork(PeerSet):
         except trio.RunFinishedError:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the node is stopping")
         if link is None:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many connections waiting for a handshake")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "not accepting connections now (too many waiting, or stopping)")
         return link.outgoing()  # this worker thread now iterates it for the life of the stream
 
     # -- TRIO SIDE ----------------------------------------------------------------------------
@@ -162,7 +166,7 @@ class GrpcNetwork(PeerSet):
         """(In trio, called from the handler thread.) Queue an accepted stream for the handshake."""
         link = GrpcLink(context.peer(), self.config.link_buffer, self._threads)
         link.identity = identity
-        link.attach(request_iterator, context.cancel)
+        link.attach(request_iterator, context.cancel, context.is_active)
         try:
             self._accepted_send.send_nowait(link)
         except (trio.WouldBlock, trio.ClosedResourceError):
@@ -171,6 +175,9 @@ class GrpcNetwork(PeerSet):
 
     async def _open_link(self, address: str) -> Link:
         options = _grpc_options(self.config)
+        # Its own TCP connection: grpc would otherwise share one among channels to one address
+        # (several nodes in one process), and a link's failure would not be its own.
+        options.append(("grpc.use_local_subchannel_pool", 1))
         if self._tls_server_name is not None:
             options.append(("grpc.ssl_target_name_override", self._tls_server_name))
         if self._channel_credentials is None:
@@ -181,7 +188,7 @@ class GrpcNetwork(PeerSet):
         # Returns at once: grpc connects in the background and iterates link.outgoing() in its
         # own thread; a failed connection shows up as the stream failing during the handshake.
         call = channel.stream_stream(METHOD)(link.outgoing())
-        link.attach(call, call.cancel, after=channel.close)
+        link.attach(call, call.cancel, call.is_active, after=channel.close)
         return link
 
     def _local_handshake(self, nonce: bytes, answering: Handshake | None) -> Handshake:
@@ -214,6 +221,15 @@ class GrpcNetwork(PeerSet):
                 raise Refusal("no verified client certificate")
         if identity.node_name != remote.node_name:
             raise Refusal(f"handshake names {remote.node_name!r}, its certificate {identity.node_name!r}")
+
+
+def _drain(channel: trio.MemoryReceiveChannel[Link]) -> list[Link]:
+    links = []
+    while True:
+        try:
+            links.append(channel.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            return links
 
 
 def _signature_ok(public_key: bytes | Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:

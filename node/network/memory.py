@@ -12,6 +12,8 @@ Faults, all applying to both directions between two nodes:
 - ``set_delay(a, b, seconds)``: each envelope arrives that much later, order kept.
 - ``set_drop(a, b, probability)``: envelopes silently lost (lossy gossip; the link stays up).
 - ``disconnect(name)``: close all of a node's links and refuse its dials until ``reconnect(name)``.
+Delays and drops apply when the sender's writer puts an envelope on the link, which is after
+``send`` returns (at the writer's next turn), not at the ``send`` call.
 """
 
 from __future__ import annotations

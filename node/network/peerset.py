@@ -267,7 +267,7 @@ class PeerSet:
             existing.close("replaced by a newer connection")
         elif len(self._sessions) >= self.config.max_peers:
             return f"too many peers ({self.config.max_peers})"
-        session = Session(remote, link, "outbound" if outbound else "inbound", dialer, self.config)
+        session = Session(remote, link, "outbound" if outbound else "inbound", dialer, self.config, replaces=existing)
         self._sessions[name] = session
         log.info("connected to %s at %s (%s, best #%d)", name, link.address, session.direction, remote.best.number)
         self._notify()

@@ -23,7 +23,13 @@ log = logging.getLogger("parawatt.network")
 
 class Session:
     def __init__(
-        self, remote: Handshake, link: Link, direction: Literal["inbound", "outbound"], dialer: str, config: NetworkConfig
+        self,
+        remote: Handshake,
+        link: Link,
+        direction: Literal["inbound", "outbound"],
+        dialer: str,
+        config: NetworkConfig,
+        replaces: Session | None = None,
     ):
         self.name = remote.node_name
         self.instance = remote.instance
@@ -34,8 +40,12 @@ class Session:
         self.direction = direction
         self.dialer = dialer  # who opened the link: settles duplicate connections
         self.config = config
-        # Bounded by config.send_queue; send() refuses (returns False) when it is full.
-        self.outbox_send, self.outbox = trio.open_memory_channel[Message](config.send_queue)
+        # Bounded by config.send_queue; send() refuses (returns False) when it is full. A session
+        # replacing a stale link to the same peer takes over its queue, so nothing queued is lost.
+        if replaces is not None:
+            self.outbox_send, self.outbox = replaces.outbox_send, replaces.outbox
+        else:
+            self.outbox_send, self.outbox = trio.open_memory_channel[Message](config.send_queue)
         self.scope = trio.CancelScope()
         self.close_reason: str | None = None
         self.sent = self.received = self.dropped = 0
