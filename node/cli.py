@@ -52,9 +52,11 @@ def _port(text: str) -> int:
 
 
 def cmd_node(args) -> int:
-    if not args.dev:
-        print("error: only --dev chains are available so far", file=sys.stderr)
+    if args.dev == bool(args.chain):
+        print("error: give either --dev or --chain SPEC", file=sys.stderr)
         return 2
+    if args.chain:
+        return cmd_chain_node(args)
     if args.tmp and args.base_path:
         print("error: --tmp and --base-path exclude each other", file=sys.stderr)
         return 2
@@ -81,6 +83,41 @@ def cmd_node(args) -> int:
     return 0
 
 
+def cmd_chain_node(args) -> int:
+    """A node of a multi-node chain described by a chain spec, on gRPC with mutual TLS."""
+    from node.chain_spec import ChainSpecError, load_chain_spec
+    from node.service.network_setup import NetworkSetupError, chain_node_config
+
+    if not args.base_path:
+        print("error: --chain needs --base-path (the node's database lives there)", file=sys.stderr)
+        return 2
+    try:
+        spec = load_chain_spec(args.chain)
+        config = chain_node_config(
+            spec, base_path=args.base_path, keys=args.keys, name=args.name, rpc_host=args.rpc_host, rpc_port=args.rpc_port,
+            p2p_host=args.p2p_host, p2p_port=args.p2p_port, bootnodes=args.bootnodes or list(spec.boot_nodes),
+            insecure=args.insecure_p2p,
+        )
+    except (ChainSpecError, NetworkSetupError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    async def main():
+        from node.service.node import Node
+
+        node = Node(config)
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(node.run)
+            role = "authority" if node.consensus.is_authority else "full node"
+            print(f"Parawatt node {config.node_name} ({role}) on {spec.name}: RPC {url}, p2p {node.p2p_address}", flush=True)
+
+    try:
+        trio.run(main)
+    except* KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parawatt", description="Parawatt: multi-chain energy trading for virtual power plants")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every block")
@@ -88,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     node = sub.add_parser("node", help="run a chain node")
     node.add_argument("--dev", action="store_true", help="single-authority development chain, dev accounts funded")
+    node.add_argument("--chain", type=Path, help="chain spec (JSON) of a multi-node chain: engine, authorities, genesis")
+    node.add_argument("--name", help="node name (default: the name in its certificate)")
+    node.add_argument("--keys", type=Path, help="the folder `parawatt ca issue NODE --out DIR` wrote: TLS key and certificate, ed25519 identity key (also its authority key), CA certificate, CRL")
+    node.add_argument("--p2p-port", type=_port, default=30333, help="node-to-node gRPC port (default 30333; 0 picks a free one)")
+    node.add_argument("--p2p-host", default="127.0.0.1", help="node-to-node listen address (default 127.0.0.1)")
+    node.add_argument("--bootnodes", nargs="*", metavar="HOST:PORT", help="peers to dial (default: the spec's bootNodes)")
+    node.add_argument("--insecure-p2p", action="store_true", help="plaintext gRPC without certificates (tests only)")
     node.add_argument("--base-path", type=Path, help="where the node keeps its database (kept across restarts)")
     node.add_argument("--tmp", action="store_true", help="use a temporary base path, deleted on exit")
     node.add_argument("--rpc-port", type=_port, default=9944, help="JSON-RPC port, WebSocket and HTTP (default 9944)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from node.api.common import find_header, hex_or_none
+from node.service.consensus import JUSTIFICATION_ENGINE_ID
 from node.rpc.errors import invalid_params
 from node.rpc.params import U32_MAX, check_param_count, decode_number_param, get_param
 
@@ -36,7 +37,9 @@ def register(module, node) -> None:
             return None
         block = chain.block(header.hash)
         justification = chain.justification(header.hash)
-        return {"block": block.to_json(), "justifications": None if justification is None else [["0x" + justification.hex()]]}
+        # Substrate's JSON: a list of (ConsensusEngineId as a byte array, encoded justification).
+        justifications = None if justification is None else [[list(JUSTIFICATION_ENGINE_ID), "0x" + justification.hex()]]
+        return {"block": block.to_json(), "justifications": justifications}
 
     @module.method("chain_getFinalizedHead", aliases=("chain_getFinalisedHead",))
     async def get_finalized_head(params, conn):

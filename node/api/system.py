@@ -24,6 +24,33 @@ def account_param(value) -> bytes:
     return public
 
 
+def health(node) -> dict:
+    network = node.network
+    return {
+        "peers": 0 if network is None else len(network.peers()),
+        "isSyncing": node.is_syncing,
+        "shouldHavePeers": network is not None,
+    }
+
+
+def peers(node) -> list[dict]:
+    if node.network is None:
+        return []
+    return [
+        {
+            "peerId": p.name,
+            "roles": "AUTHORITY" if any(r.name == "AUTHORITY" for r in p.roles) else "FULL",
+            "bestHash": "0x" + p.best.hash.hex(),
+            "bestNumber": p.best.number,
+            "finalizedHash": "0x" + p.finalized.hash.hex(),
+            "finalizedNumber": p.finalized.number,
+            "address": p.address,
+            "score": p.score,
+        }
+        for p in node.network.peers()
+    ]
+
+
 def register(module, node) -> None:
     config = node.config
 
@@ -40,9 +67,9 @@ def register(module, node) -> None:
         "system_chain": config.chain_name,
         "system_chainType": config.chain_type,
         "system_properties": config.properties,
-        "system_health": lambda: {"peers": 0, "isSyncing": False, "shouldHavePeers": False},
-        "system_peers": lambda: [],
-        "system_nodeRoles": ["Authority"],
+        "system_health": lambda: health(node),
+        "system_peers": lambda: peers(node),
+        "system_nodeRoles": lambda: ["Authority"] if node.consensus.is_authority else ["Full"],
     }
     for method, value in answers.items():
         module.register_method(method, constant(value))

@@ -1,0 +1,109 @@
+"""From a chain spec and a node's key folder to a NodeConfig: runtime, authorities, identity,
+and a gRPC network with mutual TLS whose peers must hold certificates from the network's CA."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, load_pem_private_key
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from node.chain_spec import ChainSpec
+from node.consensus.authorities import AuthoritySet
+from node.dev_runtime import build_runtime
+from node.network.grpc_transport import GrpcNetwork
+from node.primitives.keys import ED25519, Keypair
+from node.security.files import NodeFiles
+from node.security.grpc_tls import grpc_credentials
+from node.security.trust import load_trust
+from node.security.verify import verify_peer_certificate
+from node.service.node import NodeConfig
+
+
+class NetworkSetupError(Exception):
+    pass
+
+
+def authority_set(spec: ChainSpec) -> AuthoritySet:
+    return AuthoritySet(ED25519, spec.consensus.authorities, 0, spec.id.encode())
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise NetworkSetupError(f"cannot read the {what} {path}: {e.strerror}") from None
+
+
+def load_identity(files: NodeFiles) -> tuple[Ed25519PrivateKey, Keypair]:
+    """The node's ed25519 identity key, as the TLS layer and as consensus use it."""
+    try:
+        key = load_pem_private_key(_read(files.identity_key, "identity key"), password=None)
+    except ValueError as e:
+        raise NetworkSetupError(f"{files.identity_key} is not a PEM private key: {e}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise NetworkSetupError(f"{files.identity_key} is not an ed25519 key")
+    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return key, Keypair.from_seed(seed, crypto=ED25519)
+
+
+def certificate_name(cert_pem: bytes) -> str:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+def chain_node_config(
+    spec: ChainSpec, *, base_path: Path, keys: Path | None, name: str | None, rpc_host: str, rpc_port: int | None,
+    p2p_host: str, p2p_port: int, bootnodes: list[str], insecure: bool = False,
+) -> NodeConfig:
+    authorities = authority_set(spec)
+    keypair = identity = cert_pem = None
+    server_creds = channel_creds = verify = None
+    if keys is not None:
+        files = NodeFiles.in_dir(keys)
+        identity, keypair = load_identity(files)
+        cert_pem = _read(files.tls_cert, "certificate")
+        name = name or certificate_name(cert_pem)
+        if not insecure:
+            try:
+                trust = load_trust(keys)
+                server_creds, channel_creds = grpc_credentials(files, trust)
+            except Exception as e:  # the security module's errors say which file is wrong
+                raise NetworkSetupError(f"TLS setup from {keys}: {e}") from None
+
+            def verify(cert: bytes, trust=trust):
+                return verify_peer_certificate(cert, trust, now=datetime.now(timezone.utc))
+
+    elif not insecure:
+        raise NetworkSetupError("--keys is required (or --insecure-p2p for a plaintext test network)")
+    if name is None:
+        raise NetworkSetupError("--name is required without --keys")
+
+    def network_factory(status):
+        return GrpcNetwork(
+            name, status, listen=f"{p2p_host}:{p2p_port}", bootnodes=bootnodes,
+            server_credentials=server_creds, channel_credentials=channel_creds, verify_peer=verify,
+            identity_key=identity if verify else None, certificate_pem=cert_pem if verify else b"",
+        )
+
+    genesis = spec.genesis_config()
+    genesis["Offences"] = {"authorities": list(authorities.keys), "crypto": ED25519, "chain_id": authorities.chain_id}
+    return NodeConfig(
+        chain_name=spec.name,
+        chain_type=spec.chain_type,
+        base_path=Path(base_path),
+        runtime=build_runtime(spec_name=f"parawatt-{spec.runtime}", block_time_ms=spec.consensus.block_time_ms),
+        genesis=genesis,
+        properties=spec.properties,
+        rpc_host=rpc_host,
+        rpc_port=rpc_port,
+        block_time_ms=spec.consensus.block_time_ms,
+        node_name=name,
+        engine=spec.consensus.engine,
+        authorities=authorities,
+        keypair=keypair,
+        network_factory=network_factory,
+    )
