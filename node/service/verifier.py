@@ -12,6 +12,7 @@ grpc) or open database handles.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
@@ -20,6 +21,11 @@ import trio
 from node.primitives.keys import verify_signature
 
 Check = tuple[str, bytes, bytes, bytes]  # (crypto, public key, message, signature)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the node shuts its worker down itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def verify_batch(checks: Sequence[Check]) -> list[bool]:
@@ -34,7 +40,9 @@ class SignatureVerifier:
 
     def start(self) -> None:
         if self.workers > 0 and self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+            )
             self._pool.submit(verify_batch, []).result(timeout=60)  # the worker is up and importable
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Local multi-node networks: generate a network's CA, keys and chain spec, start its nodes."""

@@ -1,0 +1,160 @@
+"""A local network of real node processes on loopback: what `parawatt testnet` builds on.
+
+`prepare_network` writes a run folder — the network's CA, one key folder per node (TLS key and
+certificate, ed25519 identity key), and a chain spec whose authorities are those identity keys —
+and picks free ports. `NodeProcess` starts one node (`parawatt node --chain …`) with its log in
+the run folder, and knows how to wait for it, kill it and restart it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from node.cli import DEV_ENDOWMENT
+from node.primitives.keys import DEV_ACCOUNTS, dev_keypair
+from node.security.ca import init_ca, issue_node_certificate
+from node.service.network_setup import load_identity
+from node.security.files import NodeFiles
+
+RPC_READY_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class NodeLayout:
+    name: str
+    keys: str
+    base_path: str
+    rpc_port: int
+    p2p_port: int
+    log: str
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.rpc_port}"
+
+
+@dataclass
+class NetworkLayout:
+    run_dir: str
+    chain_spec: str
+    engine: str
+    nodes: list[NodeLayout] = field(default_factory=list)
+
+    def node(self, name: str) -> NodeLayout:
+        return next(n for n in self.nodes if n.name == name)
+
+    def save(self) -> None:
+        Path(self.run_dir, "network.json").write_text(json.dumps(asdict(self), indent=2))
+
+
+def prepare_network(run_dir: Path, *, names: list[str], engine: str, block_time_ms: int, chain_id: str = "parawatt_local") -> NetworkLayout:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ca_dir = run_dir / "ca"
+    init_ca(ca_dir, chain_id)
+    layout = NetworkLayout(str(run_dir), str(run_dir / "chain-spec.json"), engine)
+    authorities = []
+    for name in names:
+        keys = run_dir / "keys" / name
+        issue_node_certificate(ca_dir, name, keys)
+        _, keypair = load_identity(NodeFiles.in_dir(keys))
+        authorities.append("0x" + keypair.public_key.hex())
+        layout.nodes.append(NodeLayout(name, str(keys), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log")))
+    (run_dir / "logs").mkdir(exist_ok=True)
+    accounts = [dev_keypair(n).ss58_address for n in DEV_ACCOUNTS]
+    spec = {
+        "name": "Parawatt Local",
+        "id": chain_id,
+        "chainType": "Local",
+        "runtime": "dev",
+        "consensus": {"engine": engine, "blockTimeMs": block_time_ms, "authorities": authorities},
+        "genesis": {"balances": [[a, DEV_ENDOWMENT] for a in accounts], "sudo": accounts[0]},
+        "bootNodes": [],
+    }
+    Path(layout.chain_spec).write_text(json.dumps(spec, indent=2))
+    layout.save()
+    return layout
+
+
+class NodeProcess:
+    def __init__(self, layout: NetworkLayout, node: NodeLayout):
+        self.layout, self.node = layout, node
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        others = [f"127.0.0.1:{n.p2p_port}" for n in self.layout.nodes if n.name != self.node.name]
+        return [
+            sys.executable, "-m", "node.cli", "node", "--chain", self.layout.chain_spec, "--base-path", self.node.base_path,
+            "--keys", self.node.keys, "--rpc-port", str(self.node.rpc_port), "--p2p-port", str(self.node.p2p_port),
+            "--bootnodes", *others,
+        ]
+
+    def start(self) -> None:
+        log = open(self.node.log, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ))
+        log.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+
+    def rpc(self, method: str, params=()) -> object:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(self.node.rpc_url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            answer = json.loads(reply.read())
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    def wait_ready(self, timeout_s: float = RPC_READY_TIMEOUT_S) -> None:
+        """Until its RPC answers. Polls: an external process gives us no event to wait on."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.node.name} exited with {self.proc.returncode}; log:\n{self.log_tail()}")
+            try:
+                self.rpc("system_health")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.node.name} did not answer RPC within {timeout_s} s; log:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(Path(self.node.log).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def finalized_number(self) -> int:
+        head = self.rpc("chain_getFinalizedHead")
+        return int(self.rpc("chain_getHeader", [head])["number"], 16)
+
+    def hash_at(self, number: int) -> str | None:
+        return self.rpc("chain_getBlockHash", [number])
