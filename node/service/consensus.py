@@ -90,10 +90,18 @@ class Consensus:
         """A block that failed to import."""
 
     def on_message(self, peer: str, message: ConsensusMessage) -> None:
-        self.node.network.report(peer, BAD_MESSAGE_PENALTY, "consensus message on a chain without BFT")
+        self._blame(peer, "consensus message on a chain without BFT")
 
-    def on_justification(self, peer: str, block_hash: bytes, justification: bytes) -> None:
-        self.node.network.report(peer, BAD_MESSAGE_PENALTY, "justification on a chain without BFT")
+    def on_justification(self, peer: str | None, block_hash: bytes, justification: bytes) -> None:
+        self._blame(peer, "justification on a chain without BFT")
+
+    def _blame(self, peer: str | None, reason: str) -> None:
+        """Lower the score of the peer that sent something invalid (None: it came with a block
+        we fetched ourselves, whose sender sync already answers for)."""
+        if peer is not None and self.node.network is not None:
+            self.node.network.report(peer, BAD_MESSAGE_PENALTY, reason)
+        else:
+            log.warning("%s", reason)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Dev: author every slot; finalize the previous block when authoring the next."""
@@ -149,12 +157,12 @@ class BftConsensus(Consensus):
 
     def on_message(self, peer: str, message: ConsensusMessage) -> None:
         if message.engine_id != VOTES_ENGINE_ID:
-            self.node.network.report(peer, BAD_MESSAGE_PENALTY, f"unknown consensus engine {message.engine_id!r}")
+            self._blame(peer, f"unknown consensus engine {message.engine_id!r}")
             return
         try:
             effects = self.engine.apply_message(decode_message(message.payload))
         except ConsensusError as e:
-            self.node.network.report(peer, BAD_MESSAGE_PENALTY, f"invalid consensus message: {e}")
+            self._blame(peer, f"invalid consensus message: {e}")
             return
         self._carry_out(effects)
 
@@ -163,7 +171,7 @@ class BftConsensus(Consensus):
             decoded = decode_stored_justification(justification)
             effects = self.engine.apply_justification(decoded)
         except (ConsensusError, DecodeError, ValueError) as e:
-            self.node.network.report(peer, BAD_MESSAGE_PENALTY, f"invalid justification: {e}")
+            self._blame(peer, f"invalid justification: {e}")
             return
         self._carry_out(effects)
 
@@ -275,6 +283,9 @@ class BftOnlyConsensus(BftConsensus):
     async def _propose(self, request: AuthorBlock) -> None:
         node = self.node
         parent = node.chain.header(request.parent_hash)
+        if parent is None:  # decided elsewhere, not here yet: fetch it; this round times out
+            node.request_block(request.parent_hash)
+            return
         not_before = self._timestamp_of(parent) + self.block_time
         now = node.config.clock_ms()
         if now < not_before:

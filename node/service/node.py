@@ -123,6 +123,7 @@ class Node:
         self.gossip = TransactionGossip(self)
         self._pending_reports: deque[bytes] = deque(maxlen=MAX_PENDING_REPORTS)
         self._requested: dict[bytes, int] = {}  # block hash -> when consensus last asked for it
+        self._pending_finality: tuple[bytes, bytes | None] | None = None  # decided, not yet here
 
     def _chain_status(self) -> ChainStatus:
         chain = self.chain
@@ -230,6 +231,10 @@ class Node:
         self.consensus.on_block(block.header, authored=False)
         if justification is not None:
             self.consensus.on_justification(None, block.hash, justification)
+        pending = self._pending_finality
+        if pending is not None and pending[0] == block.hash:
+            self._pending_finality = None
+            self.finalize(*pending)
         return result
 
     def _after_best_moved(self, enacted: list[Block], retracted: list[Block], changed_keys, *, rejected=None) -> None:
@@ -261,7 +266,12 @@ class Node:
 
     def finalize(self, block_hash: bytes, justification: bytes | None = None) -> None:
         previous = self.chain.finalized
-        if self.chain.header(block_hash) is None or block_hash == previous.hash:
+        if block_hash == previous.hash:
+            return
+        if self.chain.header(block_hash) is None:
+            # Consensus may decide a block before this node has it: fetch it, finalize on import.
+            self._pending_finality = (block_hash, justification)
+            self.request_block(block_hash)
             return
         best_before = self.chain.best
         header = self.chain.finalize(block_hash, justification)
