@@ -10,6 +10,10 @@ def register(sub) -> None:
     chain.add_argument("--transfers", type=int, default=20_000)
     chain.set_defaults(func=lambda args: run_chain_bench(args))
 
+    from node.bench_network import register as register_network
+
+    register_network(kinds)
+
 
 def run_chain_bench(args) -> int:
     from node.bench_chain import main
