@@ -146,4 +146,5 @@ def _describe(error: grpc.RpcError) -> str:
     details = getattr(error, "details", None)
     if callable(code) and callable(details):
         return f"{code().name}: {details()}"
-    return "the stream failed"
+    # grpc's server side gives no status: the peer cancelled, or an envelope broke grpc's limit
+    return "the stream was broken off (cancelled, or an envelope over grpc's size limit)"

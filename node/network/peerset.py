@@ -163,8 +163,12 @@ class PeerSet:
 
     # -- links, handshakes and sessions ------------------------------------------------------
     async def _dial_loop(self, address: str) -> None:
-        """Keep one bootnode connected: redial with backoff whenever the link is lost or fails."""
-        backoff = self.config.backoff_initial
+        """Keep one bootnode connected: redial whenever the link is lost or fails, waiting a
+        jittered backoff between attempts. The backoff doubles up to ``backoff_max`` and starts
+        over only after a session that lasted at least that long, so a peer that accepts and then
+        drops us at once is not hammered."""
+        config = self.config
+        backoff = config.backoff_initial
         peer: str | None = None  # learnt from its first handshake
         quiet = False  # log the first failure in a row, not every retry
         while True:
@@ -174,6 +178,7 @@ class PeerSet:
                 until = self._reputation.banned_until(known, trio.current_time())
                 if until is not None:
                     await trio.sleep_until(until)
+            started = trio.current_time()
             try:
                 link = await self._open_link(address)
             except LinkClosed as e:
@@ -186,13 +191,11 @@ class PeerSet:
             if outcome.kind == "self":
                 log.info("bootnode %s is this node: not dialing it", address)
                 return
-            if outcome.kind in ("session", "duplicate"):
-                backoff, quiet = self.config.backoff_initial, False
-                continue
-            quiet = True
-            spread = 1 + self.config.backoff_jitter * (2 * self._rng.random() - 1)
-            await trio.sleep(backoff * spread)
-            backoff = min(backoff * 2, self.config.backoff_max)
+            quiet = outcome.kind == "failed"
+            if outcome.kind == "session" and trio.current_time() - started >= config.backoff_max:
+                backoff = config.backoff_initial
+            await trio.sleep(backoff * (1 + config.backoff_jitter * (2 * self._rng.random() - 1)))
+            backoff = min(backoff * 2, config.backoff_max)
 
     async def _accept(self, accepted: trio.MemoryReceiveChannel[Link]) -> None:
         """Serve every accepted link in its own task until cancelled."""
