@@ -20,6 +20,7 @@ from node.network.messages import (
     Disconnect,
     Envelope,
     Handshake,
+    HandshakeAccepted,
     Head,
     InvalidMessage,
     Justification,
@@ -95,6 +96,8 @@ def _envelope(message: Envelope) -> pb.Envelope:
                 signature=message.signature,
             )
         )
+    if isinstance(message, HandshakeAccepted):
+        return pb.Envelope(handshake_accepted=pb.HandshakeAccepted())
     if isinstance(message, Disconnect):
         return pb.Envelope(disconnect=pb.Disconnect(reason=message.reason))
     raise TypeError(f"not a protocol message: {type(message).__name__}")
@@ -173,6 +176,7 @@ _DECODERS = {
     "block_request": _block_request,
     "block_response": lambda m: BlockResponse(m.request_id, tuple(_block_data(b) for b in m.blocks)),
     "handshake": _handshake,
+    "handshake_accepted": lambda m: HandshakeAccepted(),
     "disconnect": lambda m: Disconnect(m.reason),
 }
 

@@ -1,16 +1,18 @@
 """The handshake every connection starts with, before any other message is accepted.
 
-The dialer sends its Handshake first (with a fresh nonce); the listener checks it and answers with
-its own Handshake, or with a Disconnect saying why it refuses. The dialer then checks the
-listener's. Either side refuses a peer on another genesis or protocol version, itself, or a banned
-peer; the transport may add an authentication check (gRPC: the certificate and signature).
+Three steps: the dialer sends its Handshake (with a fresh nonce); the listener checks it and
+answers with its own Handshake, or with a Disconnect saying why it refuses; the dialer checks that
+and answers HandshakeAccepted or a Disconnect. Only then does either side count the other as a
+peer, so a refused node is never briefly "connected". Either side refuses a peer on another
+genesis or protocol version, itself, or a banned peer; the transport may add an authentication
+check (gRPC: the certificate and signature).
 """
 
 from __future__ import annotations
 
 from node.network.codec import decode_message
 from node.network.link import Link
-from node.network.messages import PROTOCOL_VERSION, Disconnect, Handshake, InvalidMessage
+from node.network.messages import PROTOCOL_VERSION, Disconnect, Handshake, HandshakeAccepted, InvalidMessage
 
 
 class PeerRefused(Exception):
@@ -36,14 +38,19 @@ class ConnectedToSelf(Refusal):
         super().__init__("connected to ourselves")
 
 
-async def receive_handshake(link: Link, max_size: int) -> Handshake:
-    """The peer's handshake. Raises PeerRefused, InvalidMessage or LinkClosed."""
+async def receive_handshake(link: Link, max_size: int, expected: type = Handshake):
+    """The peer's next handshake step (``expected``). Raises PeerRefused, InvalidMessage or
+    LinkClosed."""
     message = decode_message(await link.receive(), max_size)
     if isinstance(message, Disconnect):
         raise PeerRefused(message.reason or "no reason given")
-    if not isinstance(message, Handshake):
-        raise InvalidMessage(f"expected a handshake, got {type(message).__name__}")
+    if not isinstance(message, expected):
+        raise InvalidMessage(f"expected {expected.__name__}, got {type(message).__name__}")
     return message
+
+
+async def receive_acceptance(link: Link, max_size: int) -> None:
+    await receive_handshake(link, max_size, HandshakeAccepted)
 
 
 def check_compatible(local: Handshake, remote: Handshake) -> None:

@@ -181,6 +181,7 @@ class MemoryNetwork(PeerSet):
         super().__init__(name, status, config=config, rng=random.Random(f"{hub.seed}/{name}"))
         self.hub = hub
         self.bootnodes = tuple(bootnodes)
+        self.address = name
 
     async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         accepted_send, accepted = trio.open_memory_channel[Link](self.config.accept_backlog)

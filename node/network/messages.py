@@ -133,6 +133,12 @@ class Handshake:
 
 
 @dataclass(frozen=True, slots=True)
+class HandshakeAccepted:
+    """The dialer's last word in the handshake: it accepts the listener, the link is up. Until
+    it arrives the listener does not count the dialer as a peer."""
+
+
+@dataclass(frozen=True, slots=True)
 class BlockAnnounce:
     header: Header  # decoded from SCALE at the edge
     is_best: bool  # the sender's new best block
@@ -249,7 +255,7 @@ class Disconnect:
             raise InvalidMessage(f"disconnect reason must be at most {MAX_REASON} characters")
 
 
-# What the node sends and receives; Handshake and Disconnect stay inside the network.
+# What the node sends and receives; the handshake messages and Disconnect stay inside the network.
 Message = Union[BlockAnnounce, BlockRequest, BlockResponse, Transactions, ConsensusMessage, Justification]
 MESSAGE_TYPES = (BlockAnnounce, BlockRequest, BlockResponse, Transactions, ConsensusMessage, Justification)
-Envelope = Union[Message, Handshake, Disconnect]
+Envelope = Union[Message, Handshake, HandshakeAccepted, Disconnect]

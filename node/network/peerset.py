@@ -17,7 +17,14 @@ from typing import Callable, Iterable, Literal
 import trio
 
 from node.network.codec import encode_message
-from node.network.handshake import ConnectedToSelf, PeerRefused, Refusal, check_compatible, receive_handshake
+from node.network.handshake import (
+    ConnectedToSelf,
+    PeerRefused,
+    Refusal,
+    check_compatible,
+    receive_acceptance,
+    receive_handshake,
+)
 from node.network.link import Link, LinkClosed
 from node.network.messages import (
     MESSAGE_TYPES,
@@ -28,6 +35,7 @@ from node.network.messages import (
     BlockResponse,
     Disconnect,
     Handshake,
+    HandshakeAccepted,
     Head,
     InvalidMessage,
     Justification,
@@ -155,8 +163,12 @@ class PeerSet:
 
     # -- links, handshakes and sessions ------------------------------------------------------
     async def _dial_loop(self, address: str) -> None:
-        """Keep one bootnode connected: redial with backoff whenever the link is lost or fails."""
-        backoff = self.config.backoff_initial
+        """Keep one bootnode connected: redial whenever the link is lost or fails, waiting a
+        jittered backoff between attempts. The backoff doubles up to ``backoff_max`` and starts
+        over only after a session that lasted at least that long, so a peer that accepts and then
+        drops us at once is not hammered."""
+        config = self.config
+        backoff = config.backoff_initial
         peer: str | None = None  # learnt from its first handshake
         quiet = False  # log the first failure in a row, not every retry
         while True:
@@ -166,6 +178,7 @@ class PeerSet:
                 until = self._reputation.banned_until(known, trio.current_time())
                 if until is not None:
                     await trio.sleep_until(until)
+            started = trio.current_time()
             try:
                 link = await self._open_link(address)
             except LinkClosed as e:
@@ -178,13 +191,11 @@ class PeerSet:
             if outcome.kind == "self":
                 log.info("bootnode %s is this node: not dialing it", address)
                 return
-            if outcome.kind in ("session", "duplicate"):
-                backoff, quiet = self.config.backoff_initial, False
-                continue
-            quiet = True
-            spread = 1 + self.config.backoff_jitter * (2 * self._rng.random() - 1)
-            await trio.sleep(backoff * spread)
-            backoff = min(backoff * 2, self.config.backoff_max)
+            quiet = outcome.kind == "failed"
+            if outcome.kind == "session" and trio.current_time() - started >= config.backoff_max:
+                backoff = config.backoff_initial
+            await trio.sleep(backoff * (1 + config.backoff_jitter * (2 * self._rng.random() - 1)))
+            backoff = min(backoff * 2, config.backoff_max)
 
     async def _accept(self, accepted: trio.MemoryReceiveChannel[Link]) -> None:
         """Serve every accepted link in its own task until cancelled."""
@@ -207,7 +218,7 @@ class PeerSet:
                     await self._goodbye(link, session)
                     kind = "duplicate" if session == ALREADY_CONNECTED else "failed"
                     return LinkOutcome(kind, remote.node_name)
-                await self._serve(session)
+                await self._serve(session, accept=outbound)
                 reason = session.close_reason or "closed"
                 return LinkOutcome("session", remote.node_name)
             finally:
@@ -229,14 +240,18 @@ class PeerSet:
                     if not outbound:  # answer, so that the dialing side sees it is us
                         await link.send(encode_message(self._local_handshake(b"", remote)))
                     return LinkOutcome("self", peer)
-                if not outbound:
+                if not outbound:  # (the dialer accepts in _serve, once admitted)
                     await link.send(encode_message(self._local_handshake(b"", remote)))
+                    await receive_acceptance(link, self.config.max_message_size)
                 return remote
         except Refusal as e:
             log.warning("refused %s (%s): %s", peer, link.address, e.reason)
             await self._goodbye(link, e.reason)
         except PeerRefused as e:
-            log.warning("%s (%s) refused us: %s", peer or "peer", link.address, e.reason)
+            level = logging.DEBUG if e.reason == ALREADY_CONNECTED else logging.WARNING
+            log.log(level, "%s (%s) refused us: %s", peer or "peer", link.address, e.reason)
+            if e.reason == ALREADY_CONNECTED:
+                return LinkOutcome("duplicate", peer)
         except InvalidMessage as e:
             log.warning("bad handshake from %s: %s", link.address, e.reason)
         except LinkClosed as e:
@@ -255,14 +270,19 @@ class PeerSet:
     def _admit(self, remote: Handshake, link: Link, outbound: bool) -> Session | str:
         """Register the session, settling duplicates; or say why the link is not kept.
 
-        A link from a new instance of the peer (it restarted), or dialed by the same side as the
-        existing one (that side lost the old link), replaces the old. Two links dialed at once from
-        both sides: both nodes keep the one dialed by the lower name, so they agree."""
+        A link to a new instance of the peer (it restarted) replaces the old one. Otherwise:
+        - a dialer keeps the session it has (it dialed an address without knowing whose it was);
+        - a listener replaces a session the same peer dialed before (the peer lost it), and when
+          both dialed each other at once it keeps the link dialed by the lower name. Both ends
+          apply the same rule, so they agree on the link that stays.
+        Synchronous: nothing can be admitted between the check and the registration."""
         name = remote.node_name
         dialer = self.local_name if outbound else name
         existing = self._sessions.get(name)
         if existing is not None:
-            if existing.instance == remote.instance and existing.dialer != dialer and dialer != min(name, self.local_name):
+            if existing.instance == remote.instance and (
+                outbound or (existing.dialer != name and min(name, self.local_name) == self.local_name)
+            ):
                 return ALREADY_CONNECTED
             existing.close("replaced by a newer connection")
         elif len(self._sessions) >= self.config.max_peers:
@@ -273,9 +293,14 @@ class PeerSet:
         self._notify()
         return session
 
-    async def _serve(self, session: Session) -> None:
+    async def _serve(self, session: Session, *, accept: bool) -> None:
         try:
             with session.scope:
+                if accept:  # the dialer's last handshake step, sent once it is admitted
+                    try:
+                        await session.link.send(encode_message(HandshakeAccepted()))
+                    except LinkClosed as e:
+                        session.close(e.reason)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._until_done, session.write, session)
                     nursery.start_soon(self._until_done, session.read, session, self._deliver, self.report)

@@ -14,7 +14,17 @@ import trio
 
 from node.network.codec import decode_message, encode_message, encode_transactions
 from node.network.link import Link
-from node.network.messages import Disconnect, Envelope, Handshake, Head, InvalidMessage, Message, Role, Transactions
+from node.network.messages import (
+    Disconnect,
+    Envelope,
+    Handshake,
+    HandshakeAccepted,
+    Head,
+    InvalidMessage,
+    Message,
+    Role,
+    Transactions,
+)
 from node.network.reputation import Penalty
 from node.network.transport import NetworkConfig, PeerInfo
 
@@ -125,7 +135,7 @@ class Session:
             if isinstance(message, Disconnect):
                 self.close(f"the peer closed: {message.reason or 'no reason given'}")
                 return
-            if isinstance(message, Handshake):
+            if isinstance(message, (Handshake, HandshakeAccepted)):
                 report(self.name, Penalty.PROTOCOL_VIOLATION, "a second handshake on one connection")
                 continue
             await deliver(self, message)

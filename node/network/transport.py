@@ -69,8 +69,12 @@ class NetworkConfig:
       an error: the dial loop retries after its backoff).
     - ``request_timeout``: default wait for a BlockResponse; on expiry ``request`` raises
       RequestFailed (an error for the caller, who asked).
-    - ``backoff_initial`` .. ``backoff_max``: redial delay, doubling after each failed attempt,
-      with ±``backoff_jitter`` randomness; back to initial after a successful handshake.
+    - ``backoff_initial`` .. ``backoff_max``: delay between dials of one bootnode, doubling after
+      each attempt, with ±``backoff_jitter`` randomness; back to initial only after a session
+      that lasted at least ``backoff_max`` (a peer that drops us at once is not hammered).
+    - Closing: a Disconnect with the reason is queued for up to 1 s (``peerset.GOODBYE_TIMEOUT``);
+      a gRPC stream then gets 2 s to end gracefully before it is cancelled (``CLOSE_GRACE``).
+    - Liveness: gRPC keepalive pings every 20 s, a peer silent 10 s after a ping is dropped.
     - ``ban_seconds``: how long a peer whose score fell to ``ban_threshold`` is refused.
     """
 
@@ -94,6 +98,7 @@ class Network(Protocol):
     """What the node sees of the network: named peers and typed messages."""
 
     local_name: str
+    address: str | None  # where peers reach this node; set once run() has started listening
     # (peer name, message) in arrival order per peer; bounded by NetworkConfig.inbound_queue.
     inbound: trio.MemoryReceiveChannel[tuple[str, Message]]
 

@@ -15,7 +15,7 @@ from node.network.codec import decode_message, encode_message
 from node.network.grpc_transport import GrpcNetwork
 from node.network.link import Link
 from node.network.memory import MemoryHub, MemoryNetwork
-from node.network.messages import PROTOCOL_VERSION, Handshake, Head, Role
+from node.network.messages import PROTOCOL_VERSION, Handshake, HandshakeAccepted, Head, Role
 from node.network.transport import ChainStatus, NetworkConfig
 
 GENESIS = bytes(range(32))
@@ -89,12 +89,16 @@ class GrpcHarness(Harness):
 
 
 async def raw_handshake(link: Link, *, name: str = "mallory", genesis: bytes = GENESIS, version: int = PROTOCOL_VERSION):
-    """Speak the dialer's half of the handshake on a bare link; the node's answer, decoded."""
+    """Speak the dialer's part of the handshake on a bare link (accepting whatever handshake the
+    node answers with); the node's answer, decoded."""
     head = Head(genesis, 0)
     hello = Handshake(version, genesis, "test-chain", frozenset({Role.FULL}), name, head, head, 1, bytes(32))
     await link.send(encode_message(hello))
     with trio.fail_after(WAIT):
-        return decode_message(await link.receive())
+        answer = decode_message(await link.receive())
+    if isinstance(answer, Handshake):
+        await link.send(encode_message(HandshakeAccepted()))
+    return answer
 
 
 async def wait_until(net, predicate) -> None:

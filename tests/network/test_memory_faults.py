@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import trio
 
 from node.network.memory import MemoryHub, MemoryNetwork
@@ -28,6 +30,7 @@ async def _all_connected(nets) -> None:
     for name, net in nets.items():
         others = set(nets) - {name}
         await wait_until(net, lambda net=net, others=others: {p.name for p in net.peers()} == others)
+    # (no link is replaced after this: each pair keeps whatever link it has)
 
 
 async def test_partition_cuts_links_between_groups_and_heal_reconnects_them(nursery, autojump_clock):
@@ -145,3 +148,24 @@ async def test_stopped_node_is_dropped_by_its_peers(nursery, autojump_clock):
     await connected((a, "b"))
     scope.cancel()
     await wait_until(a, lambda: a.peers() == [])
+
+
+async def test_nodes_dialing_each_other_at_the_same_instant_settle_on_one_link(nursery, autojump_clock, logs):
+    hub = MemoryHub()
+    config = replace(CONFIG, backoff_jitter=0.0)
+    hub.partition({"alice"}, {"bob"})  # both fail their first dial at t=0 ...
+    alice = MemoryNetwork(hub, "alice", status(), bootnodes=["bob"], config=config)
+    bob = MemoryNetwork(hub, "bob", status(), bootnodes=["alice"], config=config)
+    await nursery.start(alice.run)
+    await nursery.start(bob.run)
+    await trio.sleep(config.backoff_initial / 2)
+    hub.heal()  # ... and redial at the same virtual instant
+    await connected((alice, "bob"), (bob, "alice"))
+    await trio.sleep(60)
+    # The link the lower name dialed stays, at both ends, and nothing churns after that.
+    assert [(p.name, p.direction) for p in alice.peers()] == [("bob", "outbound")]
+    assert [(p.name, p.direction) for p in bob.peers()] == [("alice", "inbound")]
+    assert sum("connected to" in line and "disconnected" not in line for line in logs.lines) <= 3
+    assert alice.send("bob", consensus(1)) and bob.send("alice", consensus(2))
+    assert await receive(bob) == [("alice", consensus(1))]
+    assert await receive(alice) == [("bob", consensus(2))]

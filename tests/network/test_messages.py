@@ -20,6 +20,7 @@ from node.network.messages import (
     Direction,
     Disconnect,
     Handshake,
+    HandshakeAccepted,
     Head,
     InvalidMessage,
     Justification,
@@ -45,6 +46,7 @@ HANDSHAKE = Handshake(
 
 EVERY_MESSAGE = [
     HANDSHAKE,
+    HandshakeAccepted(),
     BlockAnnounce(HEADER, True),
     BlockRequest(1, H, Direction.DESCENDING, 16, want_header=True, want_body=False, want_justification=True),
     BlockRequest(2**64 - 1, 0),

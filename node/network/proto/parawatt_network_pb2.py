@@ -24,41 +24,43 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)node/network/proto/parawatt_network.proto\x12\x13parawatt.network.v1\"\xe3\x03\n\x08\x45nvelope\x12\x33\n\thandshake\x18\x01 \x01(\x0b\x32\x1e.parawatt.network.v1.HandshakeH\x00\x12<\n\x0e\x62lock_announce\x18\x02 \x01(\x0b\x32\".parawatt.network.v1.BlockAnnounceH\x00\x12:\n\rblock_request\x18\x03 \x01(\x0b\x32!.parawatt.network.v1.BlockRequestH\x00\x12<\n\x0e\x62lock_response\x18\x04 \x01(\x0b\x32\".parawatt.network.v1.BlockResponseH\x00\x12\x39\n\x0ctransactions\x18\x05 \x01(\x0b\x32!.parawatt.network.v1.TransactionsH\x00\x12\x33\n\tconsensus\x18\x06 \x01(\x0b\x32\x1e.parawatt.network.v1.ConsensusH\x00\x12;\n\rjustification\x18\x07 \x01(\x0b\x32\".parawatt.network.v1.JustificationH\x00\x12\x35\n\ndisconnect\x18\x08 \x01(\x0b\x32\x1f.parawatt.network.v1.DisconnectH\x00\x42\x06\n\x04\x62ody\"$\n\x04Head\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0e\n\x06number\x18\x02 \x01(\r\"\xac\x02\n\tHandshake\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0cgenesis_hash\x18\x02 \x01(\x0c\x12\x12\n\nchain_name\x18\x03 \x01(\t\x12(\n\x05roles\x18\x04 \x03(\x0e\x32\x19.parawatt.network.v1.Role\x12\x11\n\tnode_name\x18\x05 \x01(\t\x12\'\n\x04\x62\x65st\x18\x06 \x01(\x0b\x32\x19.parawatt.network.v1.Head\x12,\n\tfinalized\x18\x07 \x01(\x0b\x32\x19.parawatt.network.v1.Head\x12\x10\n\x08instance\x18\x08 \x01(\x06\x12\r\n\x05nonce\x18\t \x01(\x0c\x12\x13\n\x0b\x63\x65rtificate\x18\n \x01(\x0c\x12\x11\n\tsignature\x18\x0b \x01(\x0c\"0\n\rBlockAnnounce\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07is_best\x18\x02 \x01(\x08\"\xe4\x01\n\x0c\x42lockRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x14\n\nstart_hash\x18\x02 \x01(\x0cH\x00\x12\x16\n\x0cstart_number\x18\x03 \x01(\rH\x00\x12\x31\n\tdirection\x18\x04 \x01(\x0e\x32\x1e.parawatt.network.v1.Direction\x12\x12\n\nmax_blocks\x18\x05 \x01(\r\x12\x13\n\x0bwant_header\x18\x06 \x01(\x08\x12\x11\n\twant_body\x18\x07 \x01(\x08\x12\x1a\n\x12want_justification\x18\x08 \x01(\x08\x42\x07\n\x05start\"\x1a\n\x04\x42ody\x12\x12\n\nextrinsics\x18\x01 \x03(\x0c\"\x90\x01\n\tBlockData\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x13\n\x06header\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x12\'\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x19.parawatt.network.v1.Body\x12\x1a\n\rjustification\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x42\t\n\x07_headerB\x10\n\x0e_justification\"S\n\rBlockResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12.\n\x06\x62locks\x18\x02 \x03(\x0b\x32\x1e.parawatt.network.v1.BlockData\"\"\n\x0cTransactions\x12\x12\n\nextrinsics\x18\x01 \x03(\x0c\"/\n\tConsensus\x12\x11\n\tengine_id\x18\x01 \x01(\x0c\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"J\n\rJustification\x12\x12\n\nblock_hash\x18\x01 \x01(\x0c\x12\x0e\n\x06number\x18\x02 \x01(\r\x12\x15\n\rjustification\x18\x03 \x01(\x0c\"\x1c\n\nDisconnect\x12\x0e\n\x06reason\x18\x01 \x01(\t*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_FULL\x10\x01\x12\x12\n\x0eROLE_AUTHORITY\x10\x02*Y\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44IRECTION_ASCENDING\x10\x01\x12\x18\n\x14\x44IRECTION_DESCENDING\x10\x02\x32W\n\x08PeerLink\x12K\n\x07\x43onnect\x12\x1d.parawatt.network.v1.Envelope\x1a\x1d.parawatt.network.v1.Envelope(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)node/network/proto/parawatt_network.proto\x12\x13parawatt.network.v1\"\xa9\x04\n\x08\x45nvelope\x12\x33\n\thandshake\x18\x01 \x01(\x0b\x32\x1e.parawatt.network.v1.HandshakeH\x00\x12<\n\x0e\x62lock_announce\x18\x02 \x01(\x0b\x32\".parawatt.network.v1.BlockAnnounceH\x00\x12:\n\rblock_request\x18\x03 \x01(\x0b\x32!.parawatt.network.v1.BlockRequestH\x00\x12<\n\x0e\x62lock_response\x18\x04 \x01(\x0b\x32\".parawatt.network.v1.BlockResponseH\x00\x12\x39\n\x0ctransactions\x18\x05 \x01(\x0b\x32!.parawatt.network.v1.TransactionsH\x00\x12\x33\n\tconsensus\x18\x06 \x01(\x0b\x32\x1e.parawatt.network.v1.ConsensusH\x00\x12;\n\rjustification\x18\x07 \x01(\x0b\x32\".parawatt.network.v1.JustificationH\x00\x12\x35\n\ndisconnect\x18\x08 \x01(\x0b\x32\x1f.parawatt.network.v1.DisconnectH\x00\x12\x44\n\x12handshake_accepted\x18\t \x01(\x0b\x32&.parawatt.network.v1.HandshakeAcceptedH\x00\x42\x06\n\x04\x62ody\"$\n\x04Head\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0e\n\x06number\x18\x02 \x01(\r\"\xac\x02\n\tHandshake\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0cgenesis_hash\x18\x02 \x01(\x0c\x12\x12\n\nchain_name\x18\x03 \x01(\t\x12(\n\x05roles\x18\x04 \x03(\x0e\x32\x19.parawatt.network.v1.Role\x12\x11\n\tnode_name\x18\x05 \x01(\t\x12\'\n\x04\x62\x65st\x18\x06 \x01(\x0b\x32\x19.parawatt.network.v1.Head\x12,\n\tfinalized\x18\x07 \x01(\x0b\x32\x19.parawatt.network.v1.Head\x12\x10\n\x08instance\x18\x08 \x01(\x06\x12\r\n\x05nonce\x18\t \x01(\x0c\x12\x13\n\x0b\x63\x65rtificate\x18\n \x01(\x0c\x12\x11\n\tsignature\x18\x0b \x01(\x0c\"\x13\n\x11HandshakeAccepted\"0\n\rBlockAnnounce\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07is_best\x18\x02 \x01(\x08\"\xe4\x01\n\x0c\x42lockRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x14\n\nstart_hash\x18\x02 \x01(\x0cH\x00\x12\x16\n\x0cstart_number\x18\x03 \x01(\rH\x00\x12\x31\n\tdirection\x18\x04 \x01(\x0e\x32\x1e.parawatt.network.v1.Direction\x12\x12\n\nmax_blocks\x18\x05 \x01(\r\x12\x13\n\x0bwant_header\x18\x06 \x01(\x08\x12\x11\n\twant_body\x18\x07 \x01(\x08\x12\x1a\n\x12want_justification\x18\x08 \x01(\x08\x42\x07\n\x05start\"\x1a\n\x04\x42ody\x12\x12\n\nextrinsics\x18\x01 \x03(\x0c\"\x90\x01\n\tBlockData\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x13\n\x06header\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x12\'\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x19.parawatt.network.v1.Body\x12\x1a\n\rjustification\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x42\t\n\x07_headerB\x10\n\x0e_justification\"S\n\rBlockResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12.\n\x06\x62locks\x18\x02 \x03(\x0b\x32\x1e.parawatt.network.v1.BlockData\"\"\n\x0cTransactions\x12\x12\n\nextrinsics\x18\x01 \x03(\x0c\"/\n\tConsensus\x12\x11\n\tengine_id\x18\x01 \x01(\x0c\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"J\n\rJustification\x12\x12\n\nblock_hash\x18\x01 \x01(\x0c\x12\x0e\n\x06number\x18\x02 \x01(\r\x12\x15\n\rjustification\x18\x03 \x01(\x0c\"\x1c\n\nDisconnect\x12\x0e\n\x06reason\x18\x01 \x01(\t*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_FULL\x10\x01\x12\x12\n\x0eROLE_AUTHORITY\x10\x02*Y\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44IRECTION_ASCENDING\x10\x01\x12\x18\n\x14\x44IRECTION_DESCENDING\x10\x02\x32W\n\x08PeerLink\x12K\n\x07\x43onnect\x12\x1d.parawatt.network.v1.Envelope\x1a\x1d.parawatt.network.v1.Envelope(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'node.network.proto.parawatt_network_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1625
-  _globals['_ROLE']._serialized_end=1688
-  _globals['_DIRECTION']._serialized_start=1690
-  _globals['_DIRECTION']._serialized_end=1779
+  _globals['_ROLE']._serialized_start=1716
+  _globals['_ROLE']._serialized_end=1779
+  _globals['_DIRECTION']._serialized_start=1781
+  _globals['_DIRECTION']._serialized_end=1870
   _globals['_ENVELOPE']._serialized_start=67
-  _globals['_ENVELOPE']._serialized_end=550
-  _globals['_HEAD']._serialized_start=552
-  _globals['_HEAD']._serialized_end=588
-  _globals['_HANDSHAKE']._serialized_start=591
-  _globals['_HANDSHAKE']._serialized_end=891
-  _globals['_BLOCKANNOUNCE']._serialized_start=893
-  _globals['_BLOCKANNOUNCE']._serialized_end=941
-  _globals['_BLOCKREQUEST']._serialized_start=944
-  _globals['_BLOCKREQUEST']._serialized_end=1172
-  _globals['_BODY']._serialized_start=1174
-  _globals['_BODY']._serialized_end=1200
-  _globals['_BLOCKDATA']._serialized_start=1203
-  _globals['_BLOCKDATA']._serialized_end=1347
-  _globals['_BLOCKRESPONSE']._serialized_start=1349
-  _globals['_BLOCKRESPONSE']._serialized_end=1432
-  _globals['_TRANSACTIONS']._serialized_start=1434
-  _globals['_TRANSACTIONS']._serialized_end=1468
-  _globals['_CONSENSUS']._serialized_start=1470
-  _globals['_CONSENSUS']._serialized_end=1517
-  _globals['_JUSTIFICATION']._serialized_start=1519
-  _globals['_JUSTIFICATION']._serialized_end=1593
-  _globals['_DISCONNECT']._serialized_start=1595
-  _globals['_DISCONNECT']._serialized_end=1623
-  _globals['_PEERLINK']._serialized_start=1781
-  _globals['_PEERLINK']._serialized_end=1868
+  _globals['_ENVELOPE']._serialized_end=620
+  _globals['_HEAD']._serialized_start=622
+  _globals['_HEAD']._serialized_end=658
+  _globals['_HANDSHAKE']._serialized_start=661
+  _globals['_HANDSHAKE']._serialized_end=961
+  _globals['_HANDSHAKEACCEPTED']._serialized_start=963
+  _globals['_HANDSHAKEACCEPTED']._serialized_end=982
+  _globals['_BLOCKANNOUNCE']._serialized_start=984
+  _globals['_BLOCKANNOUNCE']._serialized_end=1032
+  _globals['_BLOCKREQUEST']._serialized_start=1035
+  _globals['_BLOCKREQUEST']._serialized_end=1263
+  _globals['_BODY']._serialized_start=1265
+  _globals['_BODY']._serialized_end=1291
+  _globals['_BLOCKDATA']._serialized_start=1294
+  _globals['_BLOCKDATA']._serialized_end=1438
+  _globals['_BLOCKRESPONSE']._serialized_start=1440
+  _globals['_BLOCKRESPONSE']._serialized_end=1523
+  _globals['_TRANSACTIONS']._serialized_start=1525
+  _globals['_TRANSACTIONS']._serialized_end=1559
+  _globals['_CONSENSUS']._serialized_start=1561
+  _globals['_CONSENSUS']._serialized_end=1608
+  _globals['_JUSTIFICATION']._serialized_start=1610
+  _globals['_JUSTIFICATION']._serialized_end=1684
+  _globals['_DISCONNECT']._serialized_start=1686
+  _globals['_DISCONNECT']._serialized_end=1714
+  _globals['_PEERLINK']._serialized_start=1872
+  _globals['_PEERLINK']._serialized_end=1959
 # @@protoc_insertion_point(module_scope)

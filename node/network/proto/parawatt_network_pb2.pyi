@@ -26,7 +26,7 @@ DIRECTION_ASCENDING: Direction
 DIRECTION_DESCENDING: Direction
 
 class Envelope(_message.Message):
-    __slots__ = ("handshake", "block_announce", "block_request", "block_response", "transactions", "consensus", "justification", "disconnect")
+    __slots__ = ("handshake", "block_announce", "block_request", "block_response", "transactions", "consensus", "justification", "disconnect", "handshake_accepted")
     HANDSHAKE_FIELD_NUMBER: _ClassVar[int]
     BLOCK_ANNOUNCE_FIELD_NUMBER: _ClassVar[int]
     BLOCK_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Envelope(_message.Message):
     CONSENSUS_FIELD_NUMBER: _ClassVar[int]
     JUSTIFICATION_FIELD_NUMBER: _ClassVar[int]
     DISCONNECT_FIELD_NUMBER: _ClassVar[int]
+    HANDSHAKE_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     handshake: Handshake
     block_announce: BlockAnnounce
     block_request: BlockRequest
@@ -43,7 +44,8 @@ class Envelope(_message.Message):
     consensus: Consensus
     justification: Justification
     disconnect: Disconnect
-    def __init__(self, handshake: _Optional[_Union[Handshake, _Mapping]] = ..., block_announce: _Optional[_Union[BlockAnnounce, _Mapping]] = ..., block_request: _Optional[_Union[BlockRequest, _Mapping]] = ..., block_response: _Optional[_Union[BlockResponse, _Mapping]] = ..., transactions: _Optional[_Union[Transactions, _Mapping]] = ..., consensus: _Optional[_Union[Consensus, _Mapping]] = ..., justification: _Optional[_Union[Justification, _Mapping]] = ..., disconnect: _Optional[_Union[Disconnect, _Mapping]] = ...) -> None: ...
+    handshake_accepted: HandshakeAccepted
+    def __init__(self, handshake: _Optional[_Union[Handshake, _Mapping]] = ..., block_announce: _Optional[_Union[BlockAnnounce, _Mapping]] = ..., block_request: _Optional[_Union[BlockRequest, _Mapping]] = ..., block_response: _Optional[_Union[BlockResponse, _Mapping]] = ..., transactions: _Optional[_Union[Transactions, _Mapping]] = ..., consensus: _Optional[_Union[Consensus, _Mapping]] = ..., justification: _Optional[_Union[Justification, _Mapping]] = ..., disconnect: _Optional[_Union[Disconnect, _Mapping]] = ..., handshake_accepted: _Optional[_Union[HandshakeAccepted, _Mapping]] = ...) -> None: ...
 
 class Head(_message.Message):
     __slots__ = ("hash", "number")
@@ -78,6 +80,10 @@ class Handshake(_message.Message):
     certificate: bytes
     signature: bytes
     def __init__(self, protocol_version: _Optional[int] = ..., genesis_hash: _Optional[bytes] = ..., chain_name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[Role, str]]] = ..., node_name: _Optional[str] = ..., best: _Optional[_Union[Head, _Mapping]] = ..., finalized: _Optional[_Union[Head, _Mapping]] = ..., instance: _Optional[int] = ..., nonce: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class HandshakeAccepted(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class BlockAnnounce(_message.Message):
     __slots__ = ("header", "is_best")
