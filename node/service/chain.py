@@ -23,6 +23,7 @@ from node.primitives.header import SEAL, Block, DigestItem, Header, extrinsics_r
 from node.primitives.scale import DecodeError, encode_compact
 from node.runtime.errors import ExecutionFailed, Future, TransactionValidityError
 from node.runtime.executive import MAX_BLOCK_LENGTH, MAX_BLOCK_WEIGHT, NORMAL_RATIO_PERCENT, CheckedExtrinsic, Executive
+from node.runtime.block_execution import BlockExecutionError, check_extrinsics_root, execute_block, ordered_root, strip_seal
 from node.runtime.overlay import StateOverlay
 from node.runtime.runtime import InherentFailed, Runtime
 from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
@@ -101,14 +102,6 @@ class StateView:
 
     def read_proof(self, keys: Iterable[bytes]) -> list[bytes]:
         return self.trie.read_proof(list(keys))
-
-
-def strip_seal(header: Header) -> Header:
-    """The header as executed: without its trailing Seal items, which sign the rest."""
-    digest = header.digest
-    while digest and digest[-1].kind == SEAL:
-        digest = digest[:-1]
-    return Header(header.parent_hash, header.number, header.state_root, header.extrinsics_root, digest)
 
 
 class Chain:
@@ -282,23 +275,12 @@ class Chain:
             raise InvalidBlock(f"block number {header.number} does not follow its parent's {parent.number}")
         if header.number <= self.finalized.number or not self.is_descendant(parent, self.finalized):
             raise InvalidBlock("the block is not on the finalized chain")
-        if extrinsics_root(block.extrinsics, _ordered_root) != header.extrinsics_root:
-            raise InvalidBlock("extrinsics root does not match the body")
-
-        executed = strip_seal(header)
         overlay = self._parent_state(parent)
-        ctx = self.executive.initialize_block(overlay, header.number, parent.hash, executed.digest)
-        seen_signed = False
         try:
-            for index, data in enumerate(block.extrinsics):
-                checked = self.executive.check_format(decode_extrinsic(data))
-                if checked.xt.signer is None and seen_signed:
-                    raise InvalidBlock("inherents must come before signed extrinsics")
-                seen_signed = seen_signed or checked.xt.signer is not None
-                self.executive.apply_extrinsic(ctx, index, checked, signature_verified=checked.xt.hash in verified)
-            self.executive.finalize_block(ctx, len(block.extrinsics))
-        except (TransactionValidityError, DecodeError, InherentFailed) as e:
-            raise InvalidBlock(f"extrinsic refused: {e}") from None
+            check_extrinsics_root(block)
+            execute_block(self.executive, overlay, block, verified=verified)
+        except BlockExecutionError as e:
+            raise InvalidBlock(str(e)) from None
         update = self.state_trie(parent.state_root).apply_changes(overlay.changes)
         if update.root != header.state_root:
             raise InvalidBlock(f"state root mismatch: header has 0x{header.state_root.hex()}, execution gives 0x{update.root.hex()}")
@@ -427,5 +409,4 @@ class _DbNodes:
         self.get = db.trie_node
 
 
-def _ordered_root(items: list[tuple[bytes, bytes]]) -> bytes:
-    return trie_root(dict(items))
+_ordered_root = ordered_root  # the extrinsics root's ordered trie (kept for callers)

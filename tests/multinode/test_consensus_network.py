@@ -109,7 +109,10 @@ async def test_equivocating_authority_is_reported_on_chain_and_safety_holds(tmp_
             return bool(keys)
 
         await cluster.wait_until(reported, timeout_s=120)
-        await cluster.wait_until(lambda: min(cluster.finalized().values()) >= 8, timeout_s=120)
+        # The equivocator's late second blocks conflict with finality: peers penalise and may ban
+        # it. The three honest authorities are a quorum and keep finalizing.
+        honest = ["node0", "node1", "node2"]
+        await cluster.wait_until(lambda: min(cluster.finalized()[n] for n in honest) >= 8, timeout_s=120)
         assert finalized_hashes_agree(cluster)
         node = cluster.nodes["node0"]
         offences = node.config.runtime.pallet("Offences")
