@@ -1,0 +1,35 @@
+"""The collator's side of a candidate: turning an authored parachain block into a receipt and a
+proof of validity (PoV) that relay validators can check without the parachain's state.
+
+The block is executed a second time on a trie that records every node read or written, starting
+from the parent's state root; those nodes are the PoV's proof. (The first execution, on the
+fast flat state, is what built the block.)
+"""
+
+from __future__ import annotations
+
+from node.primitives.header import Block, Header
+from node.runtime.block_execution import execute_block
+from node.runtime.executive import Executive
+from node.runtime.overlay import StateOverlay
+from node.trie import RecordingStore, Trie
+from relay.primitives import CandidateCommitments, CandidateDescriptor, CandidateReceipt, PoV
+
+
+def record_pov(executive: Executive, node_store, parent: Header, block: Block) -> PoV:
+    """The proof of validity of ``block``: every trie node its execution on ``parent``'s state
+    touched. ``node_store`` reads the parachain's trie nodes (the node's database)."""
+    recorder = RecordingStore(node_store)
+    trie = Trie(recorder, parent.state_root)  # no shared cache: every read must reach the recorder
+    state = StateOverlay(trie.get)
+    execute_block(executive, state, block)
+    trie.apply_changes(state.changes)  # records the nodes the new root is computed from
+    return PoV(block.encode(), tuple(recorder.proof()))
+
+
+def build_candidate(
+    executive: Executive, node_store, para_id: int, relay_parent: bytes, parent: Header, block: Block, collator: bytes
+) -> tuple[CandidateReceipt, PoV]:
+    pov = record_pov(executive, node_store, parent, block)
+    descriptor = CandidateDescriptor(para_id, relay_parent, parent.hash, pov.hash, collator)
+    return CandidateReceipt(descriptor, CandidateCommitments(block.header.encode())), pov
