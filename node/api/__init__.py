@@ -11,4 +11,6 @@ def build_rpc_module(node) -> RpcModule:
     module = RpcModule()
     for namespace in (system, chain, state, author):
         namespace.register(module, node)
+    for extension in node.extensions:
+        extension.register_rpc(module)
     return module

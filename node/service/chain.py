@@ -197,15 +197,17 @@ class Chain:
         slot: int,
         *,
         seal: Callable[[Header], Header] | None = None,
-        inherents: Iterable[bytes] = (),
+        inherents: Callable[[StateOverlay], Iterable[bytes]] | Iterable[bytes] = (),
     ) -> BuiltBlock:
         """Build, execute and commit the next block on the best head.
 
         ``candidates`` yields (checked extrinsic, signature already verified) in the pool's
         order; iteration stops when the block is full. ``seal`` signs the finished header
         (consensus engines add their Seal digest item); unsealed blocks are for dev chains.
-        ``inherents`` are further unsigned calls the author adds after the timestamp (checked
-        by the caller: a failing inherent would make the block invalid).
+        ``inherents`` are further unsigned calls the author adds after the timestamp, or a
+        function of the block's state (after the timestamp) that returns them — so the author can
+        check them against exactly the state they will run on (a failing inherent would make the
+        block invalid).
         """
         parent = self.best
         number = parent.number + 1
@@ -217,7 +219,7 @@ class Chain:
         inherent = encode_unsigned(timestamp_call)
         extrinsics = [inherent]
         self.executive.apply_extrinsic(ctx, 0, self.executive.check_format(decode_extrinsic(inherent)))
-        for call in inherents:
+        for call in inherents(overlay) if callable(inherents) else inherents:
             data = encode_unsigned(call)
             self.executive.apply_extrinsic(ctx, len(extrinsics), self.executive.check_format(decode_extrinsic(data)))
             extrinsics.append(data)

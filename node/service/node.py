@@ -72,6 +72,34 @@ class NodeConfig:
     # Test-only misbehaviour: an aura authority that seals two different blocks in each of its
     # slots, so detection, evidence and the Offences pallet can be exercised. Never in a spec.
     equivocate: bool = False
+    # Role-specific services plugged into the node (relay backing, parachain collation): each is
+    # built with the node and may add inherents, RPC methods, message handlers and a task.
+    extensions: tuple[Callable[["Node"], "NodeExtension"], ...] = ()
+
+
+class NodeExtension:
+    """A service a chain's role adds to the node. Every hook is optional."""
+
+    engine_ids: tuple[bytes, ...] = ()  # ConsensusMessage envelopes it handles
+
+    def inherents(self, state) -> list[bytes]:
+        """Unsigned calls for the block this node is authoring, checked against ``state``."""
+        return []
+
+    def register_rpc(self, module) -> None:
+        """Add RPC methods."""
+
+    def on_message(self, peer: str, message) -> None:
+        """A ConsensusMessage with one of ``engine_ids``."""
+
+    def on_new_best(self) -> None:
+        """The best block moved (authored, imported or reorganised)."""
+
+    def on_finalized(self, header) -> None:
+        """A block was finalized."""
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
 
 
 class TxWatchers:
@@ -124,6 +152,7 @@ class Node:
         self._pending_reports: deque[bytes] = deque(maxlen=MAX_PENDING_REPORTS)
         self._requested: dict[bytes, int] = {}  # block hash -> when consensus last asked for it
         self._pending_finality: tuple[bytes, bytes | None] | None = None  # decided, not yet here
+        self.extensions = [make(self) for make in config.extensions]
 
     def _chain_status(self) -> ChainStatus:
         chain = self.chain
@@ -200,7 +229,7 @@ class Node:
         transactions (and any equivocation reports waiting to go on chain)."""
         candidates = ((tx.checked, True) for tx in self.pool.ready())
         seal = None if self.config.engine == "dev" else self.consensus.seal
-        built = self.chain.build_block(candidates, timestamp_ms, slot, seal=seal, inherents=self._take_reports())
+        built = self.chain.build_block(candidates, timestamp_ms, slot, seal=seal, inherents=self._inherents)
         self.blocks_authored += 1
         self._after_best_moved([built.block], [], built.changed_keys, rejected=built.rejected)
         if self.network is not None:
@@ -259,6 +288,8 @@ class Node:
                 except (DecodeError, TransactionValidityError, PoolError):
                     pass
         best = self.chain.best
+        for extension in self.extensions:
+            extension.on_new_best()
         self._notify_heads("best", best)
         self._notify_storage(best.hash, changed_keys)
         if self.network is not None:
@@ -278,6 +309,8 @@ class Node:
         if self.chain.best.hash != best_before.hash and not self.chain.is_descendant(best_before, header):
             self._after_best_moved([], [], frozenset())
         self._notify_heads("finalized", header)
+        for extension in self.extensions:
+            extension.on_finalized(header)
         # Every block from the old finalized one up to this one is final now.
         cursor = header
         while cursor is not None and cursor.number > previous.number:
@@ -318,10 +351,15 @@ class Node:
             return
         self._pending_reports.append(evidence)
 
-    def _take_reports(self) -> list[bytes]:
+    def _inherents(self, state) -> list[bytes]:
+        calls = self._take_reports(state)
+        for extension in self.extensions:
+            calls += extension.inherents(state)
+        return calls
+
+    def _take_reports(self, state) -> list[bytes]:
         offences = self.config.runtime.by_name.get("Offences")
         calls = []
-        state = StateOverlay(self.db.state)
         while self._pending_reports:
             evidence = self._pending_reports.popleft()
             try:
@@ -343,7 +381,12 @@ class Node:
             elif isinstance(message, Transactions):
                 await self.gossip.received(peer, message)
             elif isinstance(message, ConsensusMessage):
-                self.consensus.on_message(peer, message)
+                for extension in self.extensions:
+                    if message.engine_id in extension.engine_ids:
+                        extension.on_message(peer, message)
+                        break
+                else:
+                    self.consensus.on_message(peer, message)
             elif isinstance(message, Justification):
                 if self.chain.header(message.block_hash) is None:
                     self.sync.want(peer, message.block_hash, message.number)
@@ -398,6 +441,8 @@ class Node:
                     nursery.start_soon(self._catch_up)
                     await nursery.start(self.sync.run)
                     await nursery.start(self.gossip.run)
+                for extension in self.extensions:
+                    await nursery.start(extension.run)
                 if self.config.authoring:
                     await nursery.start(self.consensus.run)
                 task_status.started(self.rpc_url)
