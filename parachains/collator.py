@@ -1,0 +1,109 @@
+"""Collation on a parachain node: every finalized parachain block goes to the relay as a
+candidate, and the node follows what the relay has anchored.
+
+Which blocks become candidates: the parachain's own finalized blocks, in order, each as its own
+candidate. Finality first keeps the relay from anchoring a block the parachain later drops.
+A parachain faster than the relay gets every block validated because the relay includes several
+consecutive candidates of one para in one relay block (see `relay.inclusion`).
+
+Every collator submits (the relay de-duplicates by candidate hash), so one crashed collator
+does not stall the para. Candidates not anchored after `RESUBMIT_AFTER` relay follow ticks are
+sent again. The follow loop runs once per parachain block time; a relay that cannot be reached
+or whose answers do not verify is logged and retried on the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from node.primitives.header import Header
+from node.service.node import NodeExtension
+from parachains.collation import build_candidate
+from parachains.relay_client import Anchored, RelayError
+
+log = logging.getLogger("parawatt.collator")
+
+MAX_CANDIDATES_PER_TICK = 16
+RESUBMIT_AFTER = 5
+
+
+class CollationService(NodeExtension):
+    def __init__(self, node, *, para_id: int, relay, collator_key: bytes):
+        self.node = node
+        self.para_id = para_id
+        self.relay = relay
+        self.collator_key = collator_key
+        self.anchored: Anchored | None = None
+        self._submitted: dict[bytes, int] = {}  # para block hash -> tick it was last sent
+        self._tick = 0
+        self.candidates_submitted = 0
+
+    # -- what the node exposes ----------------------------------------------------------------
+    def anchored_number(self) -> int:
+        return -1 if self.anchored is None else self.anchored.header.number
+
+    def is_anchored(self, header: Header) -> bool:
+        """Included in a finalized relay block: the anchored head or one of its ancestors."""
+        if self.anchored is None:
+            return False
+        ancestor = self.node.chain.ancestor_at(self.anchored.header, header.number) if header.number <= self.anchored.header.number else None
+        return ancestor is not None and ancestor.hash == header.hash
+
+    def register_rpc(self, module) -> None:
+        async def anchored_head(params, conn):
+            a = self.anchored
+            if a is None:
+                return None
+            return {
+                "hash": "0x" + a.head_hash.hex(),
+                "number": a.header.number,
+                "relayBlock": "0x" + a.relay_hash.hex(),
+                "relayNumber": a.relay_number,
+            }
+
+        module.register_method("parachain_anchoredHead", anchored_head)
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.node.config.block_time_ms / 1000)
+            self._tick += 1
+            try:
+                await self.follow()
+            except RelayError as e:
+                log.warning("para %d: relay: %s", self.para_id, e)
+
+    async def follow(self) -> None:
+        anchored = await self.relay.anchored(self.para_id)
+        if self.anchored is None or anchored.head_hash != self.anchored.head_hash:
+            log.info("para %d: anchored #%d 0x%s… in relay #%d", self.para_id, anchored.header.number, anchored.head_hash.hex()[:12], anchored.relay_number)
+        self.anchored = anchored
+        await self._submit_pending(anchored)
+
+    async def _submit_pending(self, anchored: Anchored) -> None:
+        chain = self.node.chain
+        if chain.header(anchored.head_hash) is None:
+            return  # the relay anchored a block we have not imported yet: sync first
+        finalized = chain.finalized
+        sent = 0
+        parent = anchored.header
+        for number in range(parent.number + 1, finalized.number + 1):
+            block_hash = chain.hash_at(number)
+            if block_hash is None or sent >= MAX_CANDIDATES_PER_TICK:
+                break
+            block = chain.block(block_hash)
+            last = self._submitted.get(block_hash)
+            if last is None or self._tick - last >= RESUBMIT_AFTER:
+                receipt, pov = build_candidate(
+                    chain.executive, chain.node_store, self.para_id, anchored.relay_hash, parent, block, self.collator_key
+                )
+                await self.relay.submit_candidate(receipt, pov)
+                self._submitted[block_hash] = self._tick
+                self.candidates_submitted += 1
+                sent += 1
+            parent = block.header
+        for block_hash in [h for h, tick in self._submitted.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
+            del self._submitted[block_hash]
