@@ -12,8 +12,8 @@ from node.primitives.header import Header
 from node.primitives.keys import ED25519, dev_keypair
 from node.runtime.runtime import InherentFailed
 from relay.inclusion import EnterData
-from relay.primitives import INVALID, VALID, BackedCandidate, Statement
-from tests.relay.harness import DEMAND, DG, STORAGE, RelayHarness, child_header
+from relay.primitives import INVALID, VALID, BackedCandidate
+from tests.relay.harness import DEMAND, DG, STORAGE, RelayHarness, child_header, genesis_header
 
 PARAS = (DEMAND, DG, STORAGE)
 MALLORY = dev_keypair("Mallory", ED25519)
@@ -111,8 +111,6 @@ def test_check_enter_writes_nothing(h):
 
 
 def test_check_enter_drops_everything_without_a_validator_set():
-    from tests.relay.harness import genesis_header
-
     h = RelayHarness()
     h.state = h.runtime.build_genesis({"Paras": {"paras": [
         {"id": DEMAND, "name": "demand", "code": b"c", "genesis_head": genesis_header("demand").encode()}]}})

@@ -13,7 +13,7 @@ from node.primitives.header import Header
 from node.primitives.scale import DecodeError
 from node.runtime.metadata import encode_metadata
 from relay.inclusion import EnterData
-from relay.primitives import INVALID, VALID, Statement
+from relay.primitives import INVALID, MAX_HEAD_DATA, VALID, CandidateCommitments, CandidateReceipt, Statement
 from relay.runtime import build_relay_runtime
 from relay.types import BackedCandidateType, CandidateReceiptType, InvalidReportType, StatementType
 from tests.relay.harness import DEMAND, DG, RelayHarness
@@ -143,12 +143,21 @@ def test_candidate_types_encode_as_the_primitives_do(enter_data):
         Statement(3, bytes(32), 0, b"", bytes(64)),
         Statement(VALID, bytes(31), 0, b"", bytes(64)),
         Statement(VALID, bytes(32), 1 << 32, b"", bytes(64)),
+        Statement(INVALID, bytes(32), 0, b"x" * 257, bytes(64)),
     ],
-    ids=["short-signature", "unknown-kind", "short-hash", "index-overflow"],
+    ids=["short-signature", "unknown-kind", "short-hash", "index-overflow", "long-reason"],
 )
 def test_malformed_statements_are_refused_when_encoded(statement):
     with pytest.raises(ValueError):
         StatementType.encode(statement)
+
+
+def test_oversized_head_data_is_refused_when_encoded(enter_data):
+    _, data = enter_data
+    receipt = data.backed[0].receipt
+    huge = CandidateReceipt(receipt.descriptor, CandidateCommitments(bytes(MAX_HEAD_DATA + 1)))
+    with pytest.raises(ValueError):
+        CandidateReceiptType.encode(huge)
 
 
 def test_malformed_candidate_bytes_are_refused_when_decoded(enter_data):
