@@ -32,7 +32,8 @@ Decisions:
   of blocks) keeps every para block individually backed, and every para block hash anchored.
 - An invalidity report (INVALID statements signed by validators, at least one) emits
   `CandidateInvalid` with the first statement's reason and stores nothing: the candidate's head
-  never enters relay state, and honest collators carry on from the anchored head.
+  never enters relay state, and honest collators carry on from the anchored head. Reports are
+  not deduplicated: one only emits an event, and the author includes each report it has once.
 """
 
 from __future__ import annotations
