@@ -32,7 +32,8 @@ Decisions:
   of blocks) keeps every para block individually backed, and every para block hash anchored.
 - An invalidity report (INVALID statements signed by validators, at least one) emits
   `CandidateInvalid` with the first statement's reason and stores nothing: the candidate's head
-  never enters relay state, and honest collators carry on from the anchored head.
+  never enters relay state, and honest collators carry on from the anchored head. Reports are
+  not deduplicated: one only emits an event, and the author includes each report it has once.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class Inclusion:
 
 
 @dataclass(frozen=True, slots=True)
-class _CallContext:
+class InclusionContext:
     """What every candidate of one `enter` is checked against, read once per call."""
 
     validators: AuthoritySet
@@ -173,7 +174,7 @@ class ParaInclusion(Pallet):
         self.Included.set(state, True)
         if not backed and not invalid:
             return
-        context = self._call_context(state, ctx.block_number)
+        context = self.inclusion_context(state, ctx.block_number)
         for candidate in backed:
             done = self.apply_backed(state, context, candidate)
             self.deposit_event(ctx, "CandidateBacked", {
@@ -198,6 +199,8 @@ class ParaInclusion(Pallet):
 
         ``state`` is the block's state as `enter` will see it: after `initialize_block` (so
         System.Number is the block being built and System.BlockHash holds its parent's hash).
+        On the parent's state the relay-parent window would be one block off, and a candidate
+        at its far edge would pass here and fail in the block.
         Candidates are tried in order on a scratch overlay, each against the heads the kept ones
         before it set: a chain broken in the middle keeps its valid prefix. Nothing is written to
         ``state``.
@@ -208,7 +211,7 @@ class ParaInclusion(Pallet):
         try:
             if self.Included.get(scratch):
                 raise self.error("AlreadyEntered")
-            context = self._call_context(scratch, self.system.Number.get(scratch))
+            context = self.inclusion_context(scratch, self.system.Number.get(scratch))
         except ModuleError as e:
             everything = [c.receipt for c in data.backed] + [r for r, _ in data.invalid]
             return EnterCheck(EnterData(), tuple(Dropped(r.descriptor.para_id, r.hash, e.error) for r in everything))
@@ -230,7 +233,17 @@ class ParaInclusion(Pallet):
         return EnterCheck(EnterData(tuple(backed), tuple(invalid)), tuple(dropped))
 
     # -- checks and state changes -------------------------------------------------------------
-    def apply_backed(self, state, context: _CallContext, candidate: BackedCandidate) -> Inclusion:
+    def inclusion_context(self, state, block_number: int) -> InclusionContext:
+        """The validator set, threshold and recent relay blocks that the candidates in block
+        ``block_number`` are checked against."""
+        validators = self.paras.validators(state)
+        if validators is None:
+            raise self.error("NoValidators")
+        first = max(0, block_number - MAX_RELAY_PARENT_AGE)
+        recent = frozenset(h for n in range(first, block_number) if (h := self.system.block_hash(state, n)) is not None)
+        return InclusionContext(validators, self.paras.threshold(state), recent, block_number)
+
+    def apply_backed(self, state, context: InclusionContext, candidate: BackedCandidate) -> Inclusion:
         """Check one backed candidate (rules 1-5), then store its head. Raises the pallet's
         error, having written nothing, if a rule fails."""
         receipt = candidate.receipt
@@ -248,7 +261,7 @@ class ParaInclusion(Pallet):
         new_head = self.paras.set_head(state, descriptor.para_id, receipt.commitments.head_data, context.block_number)
         return Inclusion(descriptor.para_id, candidate_hash, new_head, descriptor.relay_parent, header.number)
 
-    def verify_report(self, state, context: _CallContext, receipt: CandidateReceipt, statements) -> bytes:
+    def verify_report(self, state, context: InclusionContext, receipt: CandidateReceipt, statements) -> bytes:
         """Check an invalidity report; the reason it gives (its first statement's)."""
         if not self.paras.is_registered(state, receipt.descriptor.para_id):
             raise self.error("UnknownPara")
@@ -256,14 +269,6 @@ class ParaInclusion(Pallet):
         return statements[0].reason
 
     # -- internals ----------------------------------------------------------------------------
-    def _call_context(self, state, block_number: int) -> _CallContext:
-        validators = self.paras.validators(state)
-        if validators is None:
-            raise self.error("NoValidators")
-        first = max(0, block_number - MAX_RELAY_PARENT_AGE)
-        recent = frozenset(h for n in range(first, block_number) if (h := self.system.block_hash(state, n)) is not None)
-        return _CallContext(validators, self.paras.threshold(state), recent, block_number)
-
     def _verify_statements(self, context, statements, candidate_hash: bytes, kind: int, minimum: int, too_few: str) -> None:
         validators = context.validators
         seen: set[int] = set()

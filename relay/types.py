@@ -14,9 +14,12 @@ from node.primitives.scale_types import U8, U32, Array, Bytes, Composite, Field,
 from relay.primitives import (
     HASH_LEN,
     INVALID,
+    MAX_HEAD_DATA,
+    MAX_REASON,
     SIGNATURE_LEN,
     VALID,
     BackedCandidate,
+    CandidateCommitments,
     CandidateDescriptor,
     CandidateReceipt,
     Statement,
@@ -58,6 +61,8 @@ def _check_descriptor(d: CandidateDescriptor) -> None:
 
 
 def _check_statement(s: Statement) -> None:
+    if len(s.reason) > MAX_REASON:
+        raise ValueError(f"a statement reason is at most {MAX_REASON} bytes")
     if s.kind not in (VALID, INVALID):
         raise ValueError(f"unknown statement kind {s.kind}")
     if not 0 <= s.validator_index < 1 << 32:
@@ -67,9 +72,15 @@ def _check_statement(s: Statement) -> None:
     _check_hashes(s, "candidate_hash")
 
 
+def _check_commitments(c: CandidateCommitments) -> None:
+    if len(c.head_data) > MAX_HEAD_DATA:
+        raise ValueError(f"head data is at most {MAX_HEAD_DATA} bytes")
+    _check_hashes(c, "outbound_messages_root")
+
+
 def _check_receipt(r: CandidateReceipt) -> None:
     _check_descriptor(r.descriptor)
-    _check_hashes(r.commitments, "outbound_messages_root")
+    _check_commitments(r.commitments)
 
 
 def _check_backed(b: BackedCandidate) -> None:
@@ -102,7 +113,7 @@ CandidateCommitmentsType = WireType(
     "CandidateCommitments",
     [Field("head_data", Bytes, "HeadData"), Field("outbound_messages_root", H256, "Hash")],
     decode_commitments,
-    lambda c: _check_hashes(c, "outbound_messages_root"),
+    _check_commitments,
 )
 CandidateReceiptType = WireType(
     "CandidateReceipt",
