@@ -30,8 +30,11 @@ RESUBMIT_AFTER = 5
 
 
 class CollationService(NodeExtension):
-    def __init__(self, node, *, para_id: int, relay, collator_key: bytes):
+    def __init__(self, node, *, para_id: int, relay, collator_key: bytes, malicious: str | None = None):
         self.node = node
+        # Test-only misbehaviour: "state_root", "invalid_transaction" or "missing_node" — every
+        # candidate this collator sends is forged that way, to show validators refuse it.
+        self.malicious = malicious
         self.para_id = para_id
         self.relay = relay
         self.collator_key = collator_key
@@ -100,6 +103,8 @@ class CollationService(NodeExtension):
                 receipt, pov = build_candidate(
                     chain.executive, chain.node_store, self.para_id, anchored.relay_hash, parent, block, self.collator_key
                 )
+                if self.malicious is not None:
+                    receipt, pov = forge_candidate(self.malicious, chain, parent, block, receipt, pov)
                 await self.relay.submit_candidate(receipt, pov)
                 self._submitted[block_hash] = self._tick
                 self.candidates_submitted += 1
@@ -107,3 +112,29 @@ class CollationService(NodeExtension):
             parent = block.header
         for block_hash in [h for h, tick in self._submitted.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
             del self._submitted[block_hash]
+
+
+def forge_candidate(kind: str, chain, parent: Header, block, receipt, pov):
+    """Test-only: the three ways the issue's malicious collator breaks a candidate."""
+    import dataclasses
+
+    from node.primitives.header import Block, extrinsics_root
+    from node.runtime.block_execution import ordered_root
+    from relay.primitives import CandidateCommitments, PoV
+
+    if kind == "missing_node":
+        pov = PoV(pov.block, pov.proof[1:])
+    else:
+        header = block.header
+        extrinsics = block.extrinsics
+        if kind == "invalid_transaction" and len(extrinsics) > 1:
+            bad = bytearray(extrinsics[1])
+            bad[40] ^= 1
+            extrinsics = (extrinsics[0], bytes(bad), *extrinsics[2:])
+            header = dataclasses.replace(header, extrinsics_root=extrinsics_root(extrinsics, ordered_root))
+        else:  # "state_root" (and an empty block under "invalid_transaction")
+            header = dataclasses.replace(header, state_root=bytes(32))
+        pov = PoV(Block(header, extrinsics).encode(), pov.proof)
+        receipt = dataclasses.replace(receipt, commitments=CandidateCommitments(header.encode()))
+    descriptor = dataclasses.replace(receipt.descriptor, pov_hash=pov.hash)
+    return dataclasses.replace(receipt, descriptor=descriptor), pov
