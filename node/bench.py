@@ -14,6 +14,10 @@ def register(sub) -> None:
 
     register_network(kinds)
 
+    from node.bench_validation import register as register_validation
+
+    register_validation(kinds)
+
 
 def run_chain_bench(args) -> int:
     from node.bench_chain import main
