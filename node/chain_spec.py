@@ -25,7 +25,8 @@ from pathlib import Path
 from node.primitives.ss58 import InvalidAddress, ss58_decode
 
 ENGINES = ("aura", "bft", "dev")
-RUNTIMES = ("dev",)
+RUNTIMES = ("dev", "relay", "demand", "dg", "storage")
+PARACHAIN_RUNTIMES = ("demand", "dg", "storage")
 CHAIN_TYPES = ("Development", "Local", "Live")
 MAX_BALANCE = (1 << 128) - 1
 
@@ -44,6 +45,26 @@ class ConsensusSpec:
 
 
 @dataclass(frozen=True)
+class ParaEntry:
+    """A relay spec's parachain: the relay validates its blocks with the named runtime."""
+
+    id: int
+    name: str
+    runtime: str
+    genesis_head: bytes  # the para's SCALE genesis header
+
+
+@dataclass(frozen=True)
+class RelayLink:
+    """A parachain spec's relay: where to reach it and whose signatures finalize it."""
+
+    para_id: int
+    rpc: tuple[str, ...]  # relay nodes' RPC URLs, tried in turn
+    authorities: tuple[bytes, ...]  # the relay's ed25519 authorities
+    chain_id: str  # the relay spec's id: what its votes and statements sign
+
+
+@dataclass(frozen=True)
 class ChainSpec:
     name: str
     id: str
@@ -54,10 +75,15 @@ class ChainSpec:
     balances: tuple[tuple[bytes, int], ...]
     sudo: bytes | None
     boot_nodes: tuple[str, ...] = field(default=())
+    paras: tuple[ParaEntry, ...] = ()  # relay specs
+    relay: RelayLink | None = None  # parachain specs
+    extra_genesis: dict = field(default_factory=dict)  # runtime-specific pallet sections, as given
 
     def genesis_config(self) -> dict:
         """The per-pallet genesis sections the runtime builds state from."""
-        return {"Balances": {"balances": list(self.balances)}, "Sudo": {"key": self.sudo}}
+        config = {"Balances": {"balances": list(self.balances)}, "Sudo": {"key": self.sudo}}
+        config.update(self.extra_genesis)
+        return config
 
     def to_json(self) -> dict:
         return {
@@ -76,6 +102,9 @@ class ChainSpec:
                 "sudo": None if self.sudo is None else "0x" + self.sudo.hex(),
             },
             "bootNodes": list(self.boot_nodes),
+            **({"paras": [{"id": p.id, "name": p.name, "runtime": p.runtime, "genesisHead": "0x" + p.genesis_head.hex()} for p in self.paras]} if self.paras else {}),
+            **({"relay": {"paraId": self.relay.para_id, "rpc": list(self.relay.rpc),
+                          "authorities": ["0x" + a.hex() for a in self.relay.authorities], "chainId": self.relay.chain_id}} if self.relay else {}),
         }
 
 
@@ -112,7 +141,7 @@ def _account(value, path: str) -> bytes:
 def parse_chain_spec(obj) -> ChainSpec:
     if not isinstance(obj, dict):
         raise ChainSpecError("(top level)", "must be a JSON object")
-    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes"}
+    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes", "paras", "relay"}
     for key in obj:
         if key not in known:
             raise ChainSpecError(key, f"is not a chain spec key (expected one of {', '.join(sorted(known))})")
@@ -156,13 +185,55 @@ def parse_chain_spec(obj) -> ChainSpec:
             raise ChainSpecError(f"{path}[1]", "must be a positive integer amount in planck that fits in u128")
         balances.append((_account(entry[0], f"{path}[0]"), amount))
     sudo = g.get("sudo")
+    extra = {k: v for k, v in g.items() if k not in ("balances", "sudo")}
+    paras = tuple(_para_entry(p, f"paras[{i}]") for i, p in enumerate(obj.get("paras", [])))
+    if runtime == "relay" and not paras:
+        raise ChainSpecError("paras", "a relay spec lists its parachains")
+    relay = _relay_link(obj["relay"]) if "relay" in obj else None
+    if runtime in PARACHAIN_RUNTIMES and relay is None:
+        raise ChainSpecError("relay", f"a {runtime} parachain spec names its relay")
     boot = obj.get("bootNodes", [])
     if not isinstance(boot, list) or not all(isinstance(b, str) and ":" in b for b in boot):
         raise ChainSpecError("bootNodes", "must be a list of host:port strings")
     return ChainSpec(
         name, chain_id, chain_type, runtime, ConsensusSpec(engine, block_time, authorities), properties,
         tuple(balances), None if sudo is None else _account(sudo, "genesis.sudo"), tuple(boot),
+        paras, relay, extra,
     )
+
+
+def _hex(value, path: str) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise ChainSpecError(path, "must be 0x-prefixed hex")
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError:
+        raise ChainSpecError(path, "is not valid hex") from None
+
+
+def _para_id(value, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise ChainSpecError(path, "must be a u32 para id")
+    return value
+
+
+def _para_entry(obj, path: str) -> ParaEntry:
+    para_id = _para_id(_require(obj, "id", path, int), f"{path}.id")
+    runtime = _require(obj, "runtime", path, str)
+    if runtime not in PARACHAIN_RUNTIMES:
+        raise ChainSpecError(f"{path}.runtime", f"must be one of {', '.join(PARACHAIN_RUNTIMES)}")
+    return ParaEntry(para_id, _require(obj, "name", path, str), runtime, _hex(_require(obj, "genesisHead", path, str), f"{path}.genesisHead"))
+
+
+def _relay_link(obj) -> RelayLink:
+    para_id = _para_id(_require(obj, "paraId", "relay", int), "relay.paraId")
+    rpc = _require(obj, "rpc", "relay", list)
+    if not rpc or not all(isinstance(u, str) and u.startswith(("http://", "https://", "ws://")) for u in rpc):
+        raise ChainSpecError("relay.rpc", "must list relay RPC URLs (http://host:port)")
+    authorities = tuple(_account(a, f"relay.authorities[{i}]") for i, a in enumerate(_require(obj, "authorities", "relay", list)))
+    if not authorities:
+        raise ChainSpecError("relay.authorities", "needs the relay's authorities")
+    return RelayLink(para_id, tuple(rpc), authorities, _require(obj, "chainId", "relay", str))
 
 
 def load_chain_spec(path: str | Path) -> ChainSpec:

@@ -80,13 +80,24 @@ def verify_para_head(para_id: int, header: Header, proof: list[bytes]) -> tuple[
 
 
 class RpcRelayClient:
-    def __init__(self, url: str, authorities: AuthoritySet):
-        self.url = url.replace("ws://", "http://").replace("wss://", "https://")
+    """Talks to relay nodes' JSON-RPC, moving to the next URL when one fails."""
+
+    def __init__(self, urls: list[str] | str, authorities: AuthoritySet):
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        self.urls = [u.replace("ws://", "http://").replace("wss://", "https://") for u in urls]
         self.authorities = authorities
+        self._current = 0
 
     def _call(self, method: str, params: list):
+        try:
+            return self._call_one(self.urls[self._current], method, params)
+        except RelayError:
+            self._current = (self._current + 1) % len(self.urls)
+            raise
+
+    def _call_one(self, url: str, method: str, params: list):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=RPC_TIMEOUT_S) as reply:
                 answer = json.loads(reply.read())

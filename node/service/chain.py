@@ -75,6 +75,13 @@ class ImportResult:
     changed_keys: frozenset[bytes] = frozenset()  # flat-state keys the new best changed
 
 
+def genesis_header(runtime: Runtime, config: dict) -> Header:
+    """The genesis header a chain with this runtime and genesis config starts from (a relay
+    chain spec carries its parachains' genesis heads)."""
+    state = runtime.build_genesis(config)
+    return Header(GENESIS_PARENT, 0, trie_root(state), EMPTY_ROOT, ())
+
+
 class StateView:
     """Read-only state at one block."""
 
@@ -121,7 +128,9 @@ class Chain:
     def _init_genesis(self, config: dict) -> None:
         state = self.runtime.build_genesis(config)
         update = Trie(self.node_store, EMPTY_ROOT).apply_changes(state)
-        header = Header(GENESIS_PARENT, 0, update.root, EMPTY_ROOT, ())
+        header = genesis_header(self.runtime, config)
+        if header.state_root != update.root:
+            raise ChainError("genesis state root differs between the trie builder and the updater")
         batch = BlockBatch()
         batch.put_block(header.hash, 0, header.encode(), encode_compact(0), canonical=True)
         batch.put_trie_nodes(update.new_nodes)

@@ -31,6 +31,41 @@ def authority_set(spec: ChainSpec) -> AuthoritySet:
     return AuthoritySet(ED25519, spec.consensus.authorities, 0, spec.id.encode())
 
 
+def runtime_for(name: str, block_time_ms: int):
+    """The runtime a spec names: the relay's, a parachain's, or the standalone dev runtime."""
+    if name == "relay":
+        from relay.runtime import build_relay_runtime
+
+        return build_relay_runtime(block_time_ms=block_time_ms)
+    if name in ("demand", "dg", "storage"):
+        from parachains.runtimes import build_parachain_runtime
+
+        return build_parachain_runtime(name, block_time_ms=block_time_ms)
+    return build_runtime(spec_name=f"parawatt-{name}", block_time_ms=block_time_ms)
+
+
+def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: AuthoritySet) -> tuple:
+    """The relay validates parachain candidates; a parachain's collators send them."""
+    if spec.runtime == "relay":
+        from node.runtime.executive import Executive
+        from node.primitives.hashing import blake2_256
+        from relay.backing import BackingService
+
+        executives = {
+            p.id: Executive(runtime_for(p.runtime, spec.consensus.block_time_ms), blake2_256(p.genesis_head)) for p in spec.paras
+        }
+        return (lambda node: BackingService(node, keypair=keypair, para_executives=executives),)
+    if spec.relay is not None:
+        from parachains.collator import CollationService
+        from parachains.relay_client import RpcRelayClient
+
+        relay_set = AuthoritySet(ED25519, spec.relay.authorities, 0, spec.relay.chain_id.encode())
+        client = RpcRelayClient(list(spec.relay.rpc), relay_set)
+        collator = keypair.public_key if keypair is not None else bytes(32)
+        return (lambda node: CollationService(node, para_id=spec.relay.para_id, relay=client, collator_key=collator),)
+    return ()
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -91,11 +126,17 @@ def chain_node_config(
 
     genesis = spec.genesis_config()
     genesis["Offences"] = {"authorities": list(authorities.keys), "crypto": ED25519, "chain_id": authorities.chain_id}
+    if spec.runtime == "relay":
+        genesis["Paras"] = {
+            "paras": [{"id": p.id, "name": p.name, "code": f"parawatt-{p.runtime}-v1".encode(), "genesis_head": p.genesis_head} for p in spec.paras],
+            "validators": list(authorities.keys),
+            "chain_id": authorities.chain_id,
+        }
     return NodeConfig(
         chain_name=spec.name,
         chain_type=spec.chain_type,
         base_path=Path(base_path),
-        runtime=build_runtime(spec_name=f"parawatt-{spec.runtime}", block_time_ms=spec.consensus.block_time_ms),
+        runtime=runtime_for(spec.runtime, spec.consensus.block_time_ms),
         genesis=genesis,
         properties=spec.properties,
         rpc_host=rpc_host,
@@ -106,4 +147,5 @@ def chain_node_config(
         authorities=authorities,
         keypair=keypair,
         network_factory=network_factory,
+        extensions=role_extensions(spec, keypair, authorities),
     )
