@@ -44,6 +44,21 @@ def runtime_for(name: str, block_time_ms: int):
     return build_runtime(spec_name=f"parawatt-{name}", block_time_ms=block_time_ms)
 
 
+def genesis_config_for(spec: ChainSpec) -> dict:
+    """Everything the runtime builds genesis from: the spec's sections, the authorities for
+    Offences, and on the relay the parachains and validators for Paras."""
+    authorities = authority_set(spec)
+    genesis = spec.genesis_config()
+    genesis["Offences"] = {"authorities": list(authorities.keys), "crypto": ED25519, "chain_id": authorities.chain_id}
+    if spec.runtime == "relay":
+        genesis["Paras"] = {
+            "paras": [{"id": p.id, "name": p.name, "code": f"parawatt-{p.runtime}-v1".encode(), "genesis_head": p.genesis_head} for p in spec.paras],
+            "validators": list(authorities.keys),
+            "chain_id": authorities.chain_id,
+        }
+    return genesis
+
+
 def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: AuthoritySet) -> tuple:
     """The relay validates parachain candidates; a parachain's collators send them."""
     if spec.runtime == "relay":
@@ -124,14 +139,7 @@ def chain_node_config(
             identity_key=identity if verify else None, certificate_pem=cert_pem if verify else b"",
         )
 
-    genesis = spec.genesis_config()
-    genesis["Offences"] = {"authorities": list(authorities.keys), "crypto": ED25519, "chain_id": authorities.chain_id}
-    if spec.runtime == "relay":
-        genesis["Paras"] = {
-            "paras": [{"id": p.id, "name": p.name, "code": f"parawatt-{p.runtime}-v1".encode(), "genesis_head": p.genesis_head} for p in spec.paras],
-            "validators": list(authorities.keys),
-            "chain_id": authorities.chain_id,
-        }
+    genesis = genesis_config_for(spec)
     return NodeConfig(
         chain_name=spec.name,
         chain_type=spec.chain_type,

@@ -158,3 +158,73 @@ class NodeProcess:
 
     def hash_at(self, number: int) -> str | None:
         return self.rpc("chain_getBlockHash", [number])
+
+
+PARA_IDS = {"demand": 2000, "dg": 2001, "storage": 2002}
+
+
+@dataclass
+class ChainLayout:
+    name: str  # "relay", "demand", "dg", "storage"
+    chain_spec: str
+    nodes: list[NodeLayout] = field(default_factory=list)
+
+
+def prepare_multichain(
+    run_dir: Path, *, validators: int = 4, paras: tuple[str, ...] = ("demand", "dg", "storage"), collators: int = 2,
+    relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
+) -> dict[str, ChainLayout]:
+    """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
+    every chain spec (the relay's carrying the paras' genesis heads), free ports."""
+    from node.chain_spec import parse_chain_spec
+    from node.service.chain import genesis_header
+    from node.service.network_setup import genesis_config_for, runtime_for
+
+    run_dir = Path(run_dir)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    ca_dir = run_dir / "ca"
+    init_ca(ca_dir, "parawatt_local")
+    accounts = [dev_keypair(n).ss58_address for n in DEV_ACCOUNTS]
+    balances = [[a, DEV_ENDOWMENT] for a in accounts]
+
+    def make_nodes(chain: str, names: list[str]) -> tuple[list[NodeLayout], list[str]]:
+        nodes, keys = [], []
+        for name in names:
+            folder = run_dir / "keys" / name
+            issue_node_certificate(ca_dir, name, folder)
+            _, keypair = load_identity(NodeFiles.in_dir(folder))
+            keys.append("0x" + keypair.public_key.hex())
+            nodes.append(NodeLayout(name, str(folder), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log")))
+        return nodes, keys
+
+    relay_nodes, relay_keys = make_nodes("relay", [f"validator-{i}" for i in range(validators)])
+    chains = {"relay": ChainLayout("relay", str(run_dir / "relay.json"), relay_nodes)}
+    para_entries = []
+    para_time = para_block_time_ms or block_time_ms
+    for kind in paras:
+        nodes, keys = make_nodes(kind, [f"{kind}-collator-{i}" for i in range(collators)])
+        spec = {
+            "name": f"Parawatt {kind}", "id": f"parawatt_{kind}", "chainType": "Local", "runtime": kind,
+            "consensus": {"engine": para_engine, "blockTimeMs": para_time, "authorities": keys},
+            "genesis": {"balances": balances, "sudo": accounts[0]},
+            "relay": {"paraId": PARA_IDS[kind], "rpc": [n.rpc_url for n in relay_nodes], "authorities": relay_keys, "chainId": "parawatt_relay"},
+        }
+        head = genesis_header(runtime_for(kind, para_time), genesis_config_for(parse_chain_spec(spec)))
+        para_entries.append({"id": PARA_IDS[kind], "name": kind, "runtime": kind, "genesisHead": "0x" + head.encode().hex()})
+        path = run_dir / f"{kind}.json"
+        path.write_text(json.dumps(spec, indent=2))
+        chains[kind] = ChainLayout(kind, str(path), nodes)
+    relay_spec = {
+        "name": "Parawatt Relay", "id": "parawatt_relay", "chainType": "Local", "runtime": "relay",
+        "consensus": {"engine": relay_engine, "blockTimeMs": block_time_ms, "authorities": relay_keys},
+        "genesis": {"balances": balances, "sudo": accounts[0]},
+        "paras": para_entries,
+    }
+    Path(chains["relay"].chain_spec).write_text(json.dumps(relay_spec, indent=2))
+    Path(run_dir, "network.json").write_text(json.dumps({k: asdict(v) for k, v in chains.items()}, indent=2))
+    return chains
+
+
+def chain_processes(chain: ChainLayout) -> list[NodeProcess]:
+    layout = NetworkLayout(str(Path(chain.chain_spec).parent), chain.chain_spec, "", chain.nodes)
+    return [NodeProcess(layout, n) for n in chain.nodes]
