@@ -150,13 +150,16 @@ def cmd_light(args) -> int:
                 print(line, flush=True)
             await trio.sleep(spec.consensus.block_time_ms / 1000)
 
+    failure = None
     try:
         trio.run(follow)
-    except LightClientError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except* LightClientError as group:
+        failure = group.exceptions[0]
     except* KeyboardInterrupt:
         pass
+    if failure is not None:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -106,3 +106,21 @@ def test_node_with_a_certificate_from_another_ca_cannot_join(network, tmp_path):
     assert intruder.rpc("system_health")["peers"] == 0
     assert all(p["peerId"] != "mallory" for p in procs[0].rpc("system_peers"))
     assert intruder.finalized_number() == 0
+
+
+def test_light_client_follows_finality_and_proves_a_balance(network):
+    import subprocess
+    import sys
+
+    from node.primitives.keys import dev_keypair
+
+    layout, procs = network("aura")
+    wait_for(lambda: procs[0].finalized_number() >= 2, 60, "first finality", procs)
+    out = subprocess.run(
+        [sys.executable, "-m", "node.cli", "light", "--chain", layout.chain_spec, "--rpc", layout.nodes[1].rpc_url,
+         "--account", dev_keypair("Alice").ss58_address, "--blocks", "3"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "justification verified" in out.stdout and "read proof verified" in out.stdout
+    assert "free balance 1152921504606846976" in out.stdout
