@@ -52,8 +52,12 @@ class ParaHarness(Harness):
         return self.keys[name].public_key
 
     # -- time ------------------------------------------------------------------------------
-    def block_at(self, ms: int, *xts: bytes):
+    def at(self, ms: int) -> None:
+        """The next block's timestamp will be ``ms``."""
         self.now = ms - 1000
+
+    def block_at(self, ms: int, *xts: bytes):
+        self.at(ms)
         return self.block(*xts)
 
     @property
