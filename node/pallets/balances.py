@@ -2,12 +2,14 @@
 
 Accounts below the existential deposit do not exist: a transfer that would create one is refused,
 and one that would leave one behind (allowed only by `transfer_allow_death`) reaps the account and
-burns the dust. Event and error indices follow polkadot-sdk so client tooling reads them right.
+burns the dust. Other pallets escrow funds through the reserve (`reserve`, `unreserve`,
+`repatriate_reserved`, `slash_reserved`), which is exact: releasing more than is reserved is an
+error, never a silent partial release. Event and error indices follow polkadot-sdk so client tooling reads them right.
 """
 
 from __future__ import annotations
 
-from node.primitives.scale_types import U32, AccountId, Balance, Bool, Compact, MultiAddress
+from node.primitives.scale_types import U32, AccountId, Balance, Bool, Compact, MultiAddress, Variant, VariantSpec
 from node.runtime.errors import ArithmeticOverflow, CannotLookup
 from node.runtime.pallet import Constant, Pallet, StorageValue, call, event
 
@@ -20,6 +22,10 @@ def lookup(address) -> bytes:
     if isinstance(address, dict) and "Id" in address:
         return address["Id"]
     raise CannotLookup()
+
+
+# Where repatriated reserved funds land on the beneficiary's account.
+BalanceStatus = Variant("frame_support::traits::tokens::misc::BalanceStatus", [VariantSpec(0, "Free"), VariantSpec(1, "Reserved")])
 
 
 class Balances(Pallet):
@@ -36,8 +42,13 @@ class Balances(Pallet):
         event(1, "DustLost", "An account was removed whose balance was non-zero but below ExistentialDeposit, resulting in an outright loss.", account=AccountId, amount=Balance),
         event(2, "Transfer", "Transfer succeeded.", from_=AccountId, to=AccountId, amount=Balance),
         event(3, "BalanceSet", "A balance was set by root.", who=AccountId, free=Balance),
+        event(4, "Reserved", "Some balance was reserved (moved from free to reserved).", who=AccountId, amount=Balance),
+        event(5, "Unreserved", "Some balance was unreserved (moved from reserved to free).", who=AccountId, amount=Balance),
+        event(6, "ReserveRepatriated", "Some balance was moved from the reserve of the first account to the second account. Final argument indicates the destination balance type.",
+              from_=AccountId, to=AccountId, amount=Balance, destination_status=BalanceStatus),
         event(7, "Deposit", "Some amount was deposited (e.g. for transaction fees).", who=AccountId, amount=Balance),
         event(8, "Withdraw", "Some amount was withdrawn from the account (e.g. for transaction fees).", who=AccountId, amount=Balance),
+        event(9, "Slashed", "Some amount was removed from the account (e.g. for misbehavior).", who=AccountId, amount=Balance),
         event(10, "Minted", "Some amount was minted into an account.", who=AccountId, amount=Balance),
         event(11, "Burned", "Some amount was burned from an account.", who=AccountId, amount=Balance),
     )
@@ -171,6 +182,79 @@ class Balances(Pallet):
         self._store_or_reap(ctx, who, info)
         self.deposit_event(ctx, "Burned", {"who": who, "amount": amount})
 
+    # -- reserves (escrow): other pallets lock funds here and release or pay them out -------------
+    def reserved_balance(self, state, who: bytes) -> int:
+        return self.system.account(state, who).reserved
+
+    def can_reserve(self, state, who: bytes, amount: int) -> bool:
+        """Can ``who`` move ``amount`` from free to reserved and keep the existential deposit free?"""
+        return self.system.account(state, who).free - amount >= self.existential_deposit
+
+    def reserve(self, ctx, who: bytes, amount: int) -> None:
+        """Move ``amount`` from free to reserved. The free balance must stay at or above the
+        existential deposit, so a reserve never reaps an account (as FRAME's `reserve`)."""
+        info = self.system.account(ctx.state, who)
+        if info.free < amount:
+            raise self.error("InsufficientBalance")
+        if info.free - amount < self.existential_deposit:
+            raise self.error("Expendability")
+        if amount == 0:
+            return
+        info.free -= amount
+        info.reserved += amount
+        self.system.set_account(ctx.state, who, info)
+        self.deposit_event(ctx, "Reserved", {"who": who, "amount": amount})
+
+    def unreserve(self, ctx, who: bytes, amount: int) -> None:
+        """Move exactly ``amount`` from reserved back to free. Unlike FRAME's best-effort
+        `unreserve`, asking for more than is reserved is refused: escrow accounting is exact."""
+        info = self.system.account(ctx.state, who)
+        if info.reserved < amount:
+            raise self.error("InsufficientBalance")
+        if amount == 0:
+            return
+        info.reserved -= amount
+        info.free += amount
+        self.system.set_account(ctx.state, who, info)
+        self.deposit_event(ctx, "Unreserved", {"who": who, "amount": amount})
+
+    def repatriate_reserved(self, ctx, source: bytes, dest: bytes, amount: int) -> None:
+        """Pay ``amount`` out of ``source``'s reserve into ``dest``'s free balance (a settlement
+        leg on one chain). Total issuance is unchanged."""
+        state = ctx.state
+        sender = self.system.account(state, source)
+        if sender.reserved < amount:
+            raise self.error("InsufficientBalance")
+        if source == dest:  # FRAME: repatriating to oneself is an unreserve
+            self.unreserve(ctx, source, amount)
+            return
+        receiver = self.system.account(state, dest)
+        created = receiver.providers == 0
+        if created and amount < self.existential_deposit:
+            raise self.error("ExistentialDeposit")
+        sender.reserved -= amount
+        receiver.free += amount
+        if created:
+            receiver.providers = 1
+            self.system.deposit_event(ctx, "NewAccount", {"account": dest})
+            self.deposit_event(ctx, "Endowed", {"account": dest, "free_balance": receiver.free})
+        self.system.set_account(state, dest, receiver)
+        self._store_or_reap(ctx, source, sender)
+        self.deposit_event(ctx, "ReserveRepatriated", {"from": source, "to": dest, "amount": amount, "destination_status": "Free"})
+
+    def slash_reserved(self, ctx, who: bytes, amount: int) -> None:
+        """Take exactly ``amount`` out of ``who``'s reserve and out of circulation (value that
+        leaves this chain, e.g. a payment minted on the counterparty's chain)."""
+        info = self.system.account(ctx.state, who)
+        if info.reserved < amount:
+            raise self.error("InsufficientBalance")
+        if amount == 0:
+            return
+        info.reserved -= amount
+        self._adjust_issuance(ctx.state, -amount)
+        self._store_or_reap(ctx, who, info)
+        self.deposit_event(ctx, "Slashed", {"who": who, "amount": amount})
+
     # -- internals ----------------------------------------------------------------------------
     def _set_free(self, ctx, who, info, new_free: int) -> None:
         created = info.providers == 0 and new_free > 0
@@ -183,8 +267,8 @@ class Balances(Pallet):
 
     def _store_or_reap(self, ctx, who: bytes, info) -> None:
         if info.providers and info.free + info.reserved < self.existential_deposit:
-            dust = info.free
-            info.free = 0
+            dust = info.free + info.reserved  # a reaped account keeps no reserve either
+            info.free = info.reserved = 0
             info.providers = 0
             if dust:
                 self._adjust_issuance(ctx.state, -dust)

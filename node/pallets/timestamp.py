@@ -41,6 +41,11 @@ class Timestamp(Pallet):
         self.Now.set(ctx.state, now)
         self.DidUpdate.set(ctx.state, True)
 
+    # -- the interface other pallets use ------------------------------------------------------
+    def now(self, state) -> int:
+        """This block's time in ms since the Unix epoch (0 before the first block)."""
+        return self.Now.get(state)
+
     # -- hooks --------------------------------------------------------------------------------
     def on_finalize(self, ctx):
         if not self.DidUpdate.get(ctx.state):

@@ -108,3 +108,84 @@ def test_sudo_reports_an_inner_failure_without_failing(h):
 def test_root_only_calls_refuse_signed_origins(h):
     (outcome,), _ = h.block(h.sign("Alice", h.call("Balances", "force_set_balance", who={"Id": h.bob}, new_free=1)))
     assert not outcome.success and outcome.error.value == "BadOrigin"
+
+
+# -- reserves: the escrow other pallets build on ----------------------------------------------
+
+
+def in_block(h, fn):
+    """Run ``fn(ctx)`` inside a block's storage transaction and commit its writes."""
+    from node.runtime.overlay import StateOverlay
+
+    overlay = StateOverlay(h.state.get)
+    ctx = h.runtime.new_context(overlay, h.number + 1)
+    fn(ctx)
+    for k, v in overlay.changes.items():
+        if v is None:
+            h.state.pop(k, None)
+        else:
+            h.state[k] = v
+
+
+def test_reserve_moves_free_to_reserved_and_keeps_issuance(h):
+    before = h.total_issuance()
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, 7))
+    assert (h.account(h.alice).free, h.account(h.alice).reserved) == (ENDOWMENT - 7, 7)
+    in_block(h, lambda ctx: h.balances.unreserve(ctx, h.alice, 5))
+    assert (h.account(h.alice).free, h.account(h.alice).reserved) == (ENDOWMENT - 2, 2)
+    assert h.total_issuance() == before
+
+
+def test_reserve_refuses_to_leave_less_than_the_existential_deposit_free(h):
+    from node.runtime.errors import ModuleError
+
+    with pytest.raises(ModuleError, match="Expendability"):
+        in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, ENDOWMENT - EXISTENTIAL_DEPOSIT + 1))
+    with pytest.raises(ModuleError, match="InsufficientBalance"):
+        in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, ENDOWMENT + 1))
+    assert h.account(h.alice).reserved == 0
+
+
+def test_unreserve_more_than_reserved_is_refused_not_partial(h):
+    from node.runtime.errors import ModuleError
+
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, 10))
+    with pytest.raises(ModuleError, match="InsufficientBalance"):
+        in_block(h, lambda ctx: h.balances.unreserve(ctx, h.alice, 11))
+    assert h.account(h.alice).reserved == 10
+
+
+def test_repatriate_reserved_pays_into_free_and_keeps_issuance(h):
+    before = h.total_issuance()
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, 100))
+    in_block(h, lambda ctx: h.balances.repatriate_reserved(ctx, h.alice, h.bob, 60))
+    assert h.account(h.alice).reserved == 40
+    assert h.free(h.bob) == ENDOWMENT + 60
+    assert h.total_issuance() == before
+
+
+def test_repatriate_reserved_to_a_new_account_needs_the_existential_deposit(h):
+    from node.runtime.errors import ModuleError
+
+    newcomer = bytes([9]) * 32
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, EXISTENTIAL_DEPOSIT))
+    with pytest.raises(ModuleError, match="ExistentialDeposit"):
+        in_block(h, lambda ctx: h.balances.repatriate_reserved(ctx, h.alice, newcomer, EXISTENTIAL_DEPOSIT - 1))
+    in_block(h, lambda ctx: h.balances.repatriate_reserved(ctx, h.alice, newcomer, EXISTENTIAL_DEPOSIT))
+    assert h.free(newcomer) == EXISTENTIAL_DEPOSIT
+
+
+def test_slash_reserved_burns_from_the_reserve(h):
+    before = h.total_issuance()
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.alice, 100))
+    in_block(h, lambda ctx: h.balances.slash_reserved(ctx, h.alice, 30))
+    assert h.account(h.alice).reserved == 70
+    assert h.total_issuance() == before - 30
+
+
+def test_reserved_funds_cannot_be_transferred(h):
+    locked = ENDOWMENT // 2
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.bob, locked))
+    (outcome,), _ = h.block(transfer(h, "Bob", h.alice, ENDOWMENT - locked + 1, name="transfer_allow_death"))
+    assert not outcome.success and outcome.error.error == "InsufficientBalance"
+    assert h.account(h.bob).reserved == locked
