@@ -25,6 +25,7 @@ from parachains.certificates import (
     MAX_CERTIFICATE_BYTES,
     CertificateInvalid,
     Fault,
+    load_operator_ca,
     verify_aggregator_certificate,
     verify_device_certificate,
 )
@@ -283,7 +284,9 @@ class Registry(Pallet):
             self.Operator.set(state, config["operator"])
         if config.get("operator_ca") is not None:
             ca = config["operator_ca"]
-            self.OperatorCa.set(state, ca.encode() if isinstance(ca, str) else bytes(ca))
+            ca = ca.encode() if isinstance(ca, str) else bytes(ca)
+            load_operator_ca(ca)  # a chain must not start with a CA no certificate can be checked against
+            self.OperatorCa.set(state, ca)
         for entry in config.get("aggregators", []):
             kind = ResourceKind(entry["kind"])
             if kind not in self.rules.resources:

@@ -302,3 +302,14 @@ def test_genesis_refuses_an_aggregator_of_another_chain():
     bob = ParaHarness("dg").bob
     with pytest.raises(ValueError, match="does not trade"):
         ParaHarness("dg", genesis={"Registry": {"aggregators": [{"account": bob, "kind": "load"}]}})
+
+
+@pytest.mark.parametrize("bad_ca", [b"garbage", "ca-as-text", None])
+def test_genesis_refuses_an_operator_certificate_that_is_not_a_ca(bad_ca):
+    from parachains.certificates import CertificateInvalid
+
+    if bad_ca is None:  # a well-formed end-entity certificate is no CA either
+        ca = OperatorCa()
+        bad_ca = ca.aggregator(bytes(32), ResourceKind.PV, capacity=1)
+    with pytest.raises(CertificateInvalid):
+        ParaHarness("dg", genesis={"Registry": {"operator_ca": bad_ca}})
