@@ -63,6 +63,7 @@ def cmd_node(args) -> int:
     tmp = tempfile.mkdtemp(prefix="parawatt-") if args.tmp or not args.base_path else None
     base_path = Path(tmp or args.base_path)
     config = dev_node_config(base_path, rpc_port=args.rpc_port, block_time_ms=args.block_time_ms, rpc_host=args.rpc_host)
+    config.prometheus_port = args.prometheus_port
 
     async def main():
         from node.service.node import Node
@@ -98,6 +99,7 @@ def cmd_chain_node(args) -> int:
             p2p_host=args.p2p_host, p2p_port=args.p2p_port, bootnodes=args.bootnodes or list(spec.boot_nodes),
             insecure=args.insecure_p2p,
         )
+        config.prometheus_port = args.prometheus_port
     except (ChainSpecError, NetworkSetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -109,7 +111,8 @@ def cmd_chain_node(args) -> int:
         async with trio.open_nursery() as nursery:
             url = await nursery.start(node.run)
             role = "authority" if node.consensus.is_authority else "full node"
-            print(f"Parawatt node {config.node_name} ({role}) on {spec.name}: RPC {url}, p2p {node.p2p_address}", flush=True)
+            metrics = f", metrics http://{config.rpc_host}:{node.metrics_port}/metrics" if config.prometheus_port is not None else ""
+            print(f"Parawatt node {config.node_name} ({role}) on {spec.name}: RPC {url}, p2p {node.p2p_address}{metrics}", flush=True)
 
     try:
         trio.run(main)
@@ -163,6 +166,49 @@ def cmd_light(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    """A node's heads, and where one block stands: in the best chain, finalized, anchored."""
+    import json
+    import urllib.request
+
+    url = args.rpc.replace("ws://", "http://")
+
+    def rpc(method, params=()):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        with urllib.request.urlopen(urllib.request.Request(url, body, {"Content-Type": "application/json"}), timeout=10) as r:
+            answer = json.loads(r.read())
+        if "error" in answer:
+            raise RuntimeError(answer["error"]["message"])
+        return answer["result"]
+
+    try:
+        best = rpc("chain_getHeader")
+        finalized = rpc("chain_getHeader", [rpc("chain_getFinalizedHead")])
+        methods = rpc("rpc_methods")["methods"]
+        anchored = rpc("parachain_anchoredHead") if "parachain_anchoredHead" in methods else None
+        print(f"chain      {rpc('system_chain')}")
+        print(f"best       #{int(best['number'], 16)}")
+        print(f"finalized  #{int(finalized['number'], 16)}")
+        if "parachain_anchoredHead" in methods:
+            print(f"anchored   " + ("none yet" if anchored is None else f"#{anchored['number']} in relay block #{anchored['relayNumber']}"))
+        if args.block is not None:
+            block_hash = args.block if args.block.startswith("0x") else rpc("chain_getBlockHash", [int(args.block)])
+            header = rpc("chain_getHeader", [block_hash]) if block_hash else None
+            if header is None:
+                print(f"block {args.block}: unknown")
+                return 1
+            number = int(header["number"], 16)
+            canonical = rpc("chain_getBlockHash", [number]) == block_hash
+            state = "finalized" if canonical and number <= int(finalized["number"], 16) else ("best chain" if canonical else "fork")
+            if anchored is not None and canonical and number <= anchored["number"]:
+                state += ", anchored on the relay"
+            print(f"block #{number} {block_hash}: {state}")
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parawatt", description="Parawatt: multi-chain energy trading for virtual power plants")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every block")
@@ -177,12 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--p2p-host", default="127.0.0.1", help="node-to-node listen address (default 127.0.0.1)")
     node.add_argument("--bootnodes", nargs="*", metavar="HOST:PORT", help="peers to dial (default: the spec's bootNodes)")
     node.add_argument("--insecure-p2p", action="store_true", help="plaintext gRPC without certificates (tests only)")
+    node.add_argument("--prometheus-port", type=_port, help="serve Prometheus metrics on this port (0 picks a free one)")
     node.add_argument("--base-path", type=Path, help="where the node keeps its database (kept across restarts)")
     node.add_argument("--tmp", action="store_true", help="use a temporary base path, deleted on exit")
     node.add_argument("--rpc-port", type=_port, default=9944, help="JSON-RPC port, WebSocket and HTTP (default 9944)")
     node.add_argument("--rpc-host", default="127.0.0.1", help="JSON-RPC listen address (default 127.0.0.1)")
     node.add_argument("--block-time-ms", type=_positive, default=1000, help="slot length in milliseconds (default 1000)")
     node.set_defaults(func=cmd_node)
+
+    status = sub.add_parser("status", help="a node's best, finalized and anchored heads, and a block's status")
+    status.add_argument("--rpc", default="http://127.0.0.1:9944", help="the node's RPC URL")
+    status.add_argument("block", nargs="?", help="a block number or hash: is it best, finalized, anchored?")
+    status.set_defaults(func=cmd_status)
 
     light = sub.add_parser("light", help="light client: follow finalized headers and prove state, trusting only the chain spec")
     light.add_argument("--chain", type=Path, required=True, help="the chain spec (its authorities are the only trust)")

@@ -69,6 +69,7 @@ class NodeConfig:
     # Builds the network once the chain's genesis and heads are known (memory or gRPC).
     network_factory: Callable[[ChainStatus], Network] | None = None
     roles: frozenset = frozenset({Role.AUTHORITY})
+    prometheus_port: int | None = None  # None: no metrics endpoint; 0 picks a free port
     # Test-only misbehaviour: an aura authority that seals two different blocks in each of its
     # slots, so detection, evidence and the Offences pallet can be exercised. Never in a spec.
     equivocate: bool = False
@@ -153,6 +154,8 @@ class Node:
         self._requested: dict[bytes, int] = {}  # block hash -> when consensus last asked for it
         self._pending_finality: tuple[bytes, bytes | None] | None = None  # decided, not yet here
         self.extensions = [make(self) for make in config.extensions]
+        self.stats: dict[str, int] = {}  # refreshed per block; what the metrics endpoint reads
+        self._refresh_stats()
 
     def _chain_status(self) -> ChainStatus:
         chain = self.chain
@@ -290,6 +293,7 @@ class Node:
         best = self.chain.best
         for extension in self.extensions:
             extension.on_new_best()
+        self._refresh_stats()
         self._notify_heads("best", best)
         self._notify_storage(best.hash, changed_keys)
         if self.network is not None:
@@ -311,6 +315,7 @@ class Node:
         self._notify_heads("finalized", header)
         for extension in self.extensions:
             extension.on_finalized(header)
+        self._refresh_stats()
         # Every block from the old finalized one up to this one is final now.
         cursor = header
         while cursor is not None and cursor.number > previous.number:
@@ -404,6 +409,16 @@ class Node:
     def is_syncing(self) -> bool:
         return self.sync.syncing
 
+    def _refresh_stats(self) -> None:
+        ready, future = self.pool.status_counts()
+        self.stats = {
+            "best": self.chain.best.number,
+            "finalized": self.chain.finalized.number,
+            "ready": ready,
+            "future": future,
+            "peers": 0 if self.network is None else len(self.network.peers()),
+        }
+
     def _notify_heads(self, kind: str, header) -> None:
         subs = self.head_subscribers[kind]
         if subs:
@@ -431,6 +446,10 @@ class Node:
         await trio.to_thread.run_sync(self.verifier.start)
         try:
             async with trio.open_nursery() as nursery:
+                if self.config.prometheus_port is not None:
+                    from node.service.metrics import serve_metrics
+
+                    self.metrics_port = serve_metrics(self, self.config.rpc_host, self.config.prometheus_port)
                 if self.config.rpc_port is not None:
                     server = RpcServer(build_rpc_module(self), self.config.rpc_host, self.config.rpc_port, max_queued_messages=65_536)
                     port = await nursery.start(server.run)

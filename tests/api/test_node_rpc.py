@@ -275,3 +275,19 @@ def node_state(node):
     from node.runtime.overlay import StateOverlay
 
     return StateOverlay(node.db.state)
+
+
+async def test_prometheus_endpoint_reports_heights_and_pool(tmp_path, nursery):
+    import urllib.request
+
+    config = dataclasses.replace(dev_node_config(tmp_path / "m", rpc_port=0, block_time_ms=1000), authoring=False, prometheus_port=0)
+    node = Node(config)
+    await nursery.start(node.run)
+    node.consensus.author_slot(1)
+    node.consensus.author_slot(2)
+    node.submit(bytes.fromhex(signed_transfer(node)[2:]))
+    node._refresh_stats()
+    body = await trio.to_thread.run_sync(lambda: urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=10).read().decode())
+    assert 'substrate_block_height{status="best"} 2.0' in body
+    assert 'substrate_block_height{status="finalized"} 1.0' in body
+    assert "substrate_ready_transactions_number 1.0" in body

@@ -55,6 +55,16 @@ def test_parachain_blocks_are_anchored_on_the_relay_within_a_few_relay_blocks(mu
         delays.append(delay_ms / RELAY_BLOCK_MS)
     print("inclusion delays in relay blocks:", delays)
     assert max(delays) <= 3, delays
+    # The CLI tells a block's status.
+    import subprocess
+    import sys
+
+    collator = procs["dg"][0]
+    number = collator.rpc("parachain_anchoredHead")["number"]
+    out = subprocess.run([sys.executable, "-m", "node.cli", "status", "--rpc", collator.node.rpc_url, str(number)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "anchored on the relay" in out.stdout and "anchored   #" in out.stdout
 
 
 def test_substrate_interface_works_on_all_four_chains(multichain):

@@ -74,3 +74,17 @@ async def test_malicious_collator_candidates_are_refused_and_honest_ones_anchore
 def _malicious(service, kind):
     service.malicious = kind
     return service
+
+
+async def test_anchored_height_is_a_metric_of_collators(tmp_path, autojump_clock):
+    from node.service.metrics import NodeCollector
+
+    net = RelayAndPara(tmp_path)
+    async with trio.open_nursery() as nursery:
+        await net.start(nursery)
+        node, collation = net.collator(0)
+        await net.para.wait_until(lambda: collation.anchored_number() >= 3, timeout_s=120)
+        heights = next(m for m in NodeCollector(node).collect() if m.name == "substrate_block_height")
+        anchored = [s.value for s in heights.samples if s.labels == {"status": "anchored"}]
+        assert anchored == [collation.anchored_number()]
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,61 @@
+"""Prometheus metrics of a node, named like Substrate's where one exists.
+
+The node refreshes a small snapshot of plain numbers once per block (`Node.stats`); the
+collector reads only that snapshot and integer counters when Prometheus scrapes, from
+prometheus-client's own server thread — it never walks the node's live structures, which the
+trio thread is changing.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class NodeCollector:
+    def __init__(self, node):
+        self.node = node
+
+    def collect(self):
+        node = self.node
+        stats = dict(node.stats)  # one atomic copy of the snapshot
+        height = GaugeMetricFamily("substrate_block_height", "Block height info of the chain", labels=["status"])
+        height.add_metric(["best"], stats.get("best", 0))
+        height.add_metric(["finalized"], stats.get("finalized", 0))
+        for extension in node.extensions:
+            anchored = getattr(extension, "anchored_number", None)
+            if anchored is not None:
+                height.add_metric(["anchored"], max(anchored(), 0))
+        yield height
+        ready, future = stats.get("ready", 0), stats.get("future", 0)
+        pool = GaugeMetricFamily("substrate_ready_transactions_number", "Number of transactions in the ready queue")
+        pool.add_metric([], ready)
+        yield pool
+        waiting = GaugeMetricFamily("substrate_future_transactions_number", "Number of transactions waiting for an earlier nonce")
+        waiting.add_metric([], future)
+        yield waiting
+        peers = GaugeMetricFamily("substrate_sub_libp2p_peers_count", "Number of connected peers")
+        peers.add_metric([], stats.get("peers", 0))
+        yield peers
+        authored = CounterMetricFamily("parawatt_blocks_authored", "Blocks this node authored")
+        authored.add_metric([], node.blocks_authored)
+        yield authored
+        for extension in node.extensions:
+            submitted = getattr(extension, "candidates_submitted", None)
+            if submitted is not None:
+                c = CounterMetricFamily("parawatt_candidates_submitted", "Parachain candidates this collator sent to the relay")
+                c.add_metric([], submitted)
+                yield c
+            table = getattr(extension, "table", None)
+            if table is not None:
+                g = GaugeMetricFamily("parawatt_candidates_pending", "Candidates this validator holds, not yet included")
+                g.add_metric([], len(table))
+                yield g
+
+
+def serve_metrics(node, host: str, port: int) -> int:
+    """Start the endpoint; returns the bound port (0 picks a free one)."""
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(node))
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server.server_port
