@@ -18,6 +18,10 @@ def register(sub) -> None:
 
     register_validation(kinds)
 
+    from node.bench_anchoring import register as register_anchoring
+
+    register_anchoring(kinds)
+
 
 def run_chain_bench(args) -> int:
     from node.bench_chain import main
