@@ -76,6 +76,7 @@ class ChainSpec:
     sudo: bytes | None
     boot_nodes: tuple[str, ...] = field(default=())
     paras: tuple[ParaEntry, ...] = ()  # relay specs
+    backing_votes: int | None = None  # relay specs: Valid statements a candidate needs (default f + 1)
     relay: RelayLink | None = None  # parachain specs
     extra_genesis: dict = field(default_factory=dict)  # runtime-specific pallet sections, as given
 
@@ -141,7 +142,7 @@ def _account(value, path: str) -> bytes:
 def parse_chain_spec(obj) -> ChainSpec:
     if not isinstance(obj, dict):
         raise ChainSpecError("(top level)", "must be a JSON object")
-    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes", "paras", "relay"}
+    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes", "paras", "relay", "backingVotes"}
     for key in obj:
         if key not in known:
             raise ChainSpecError(key, f"is not a chain spec key (expected one of {', '.join(sorted(known))})")
@@ -190,6 +191,10 @@ def parse_chain_spec(obj) -> ChainSpec:
     if runtime == "relay" and not paras:
         raise ChainSpecError("paras", "a relay spec lists its parachains")
     relay = _relay_link(obj["relay"]) if "relay" in obj else None
+    backing_votes = obj.get("backingVotes")
+    if backing_votes is not None and (not isinstance(backing_votes, int) or isinstance(backing_votes, bool)
+                                      or not 1 <= backing_votes <= len(authorities)):
+        raise ChainSpecError("backingVotes", f"must be between 1 and the {len(authorities)} authorities")
     if runtime in PARACHAIN_RUNTIMES and relay is None:
         raise ChainSpecError("relay", f"a {runtime} parachain spec names its relay")
     boot = obj.get("bootNodes", [])
@@ -198,7 +203,7 @@ def parse_chain_spec(obj) -> ChainSpec:
     return ChainSpec(
         name, chain_id, chain_type, runtime, ConsensusSpec(engine, block_time, authorities), properties,
         tuple(balances), None if sudo is None else _account(sudo, "genesis.sudo"), tuple(boot),
-        paras, relay, extra,
+        paras, backing_votes, relay, extra,
     )
 
 

@@ -128,7 +128,10 @@ def cmd_light(args) -> int:
     from node.light import LightClient, LightClientError
     from node.pallets.system import AccountInfoCodec
     from node.service.network_setup import authority_set, runtime_for
+    from node.consensus.authorities import AuthoritySet
+    from node.primitives.keys import ED25519
     from node.system_keys import account_id
+    from parachains.relay_client import RelayError
 
     try:
         spec = load_chain_spec(args.chain)
@@ -138,14 +141,29 @@ def cmd_light(args) -> int:
         return 2
     client = LightClient(args.rpc, authority_set(spec))
     key = runtime_for(spec.runtime, spec.consensus.block_time_ms).pallet("System").Account.key(who) if who else None
+    via_relay = None
+    if args.via_relay:
+        from parachains.relay_client import RpcRelayClient
+
+        if spec.relay is None:
+            print("error: --via-relay needs a parachain spec (with its relay section)", file=sys.stderr)
+            return 2
+        relay_set = AuthoritySet(ED25519, spec.relay.authorities, 0, spec.relay.chain_id.encode())
+        via_relay = RpcRelayClient(list(spec.relay.rpc), relay_set)
+
+    async def finalized_or_anchored():
+        if via_relay is None:
+            return await client.finalized(), "justification verified"
+        anchored = await via_relay.anchored(spec.relay.para_id)
+        return anchored.header, f"anchored in relay block #{anchored.relay_number}, relay justification and proof verified"
 
     async def follow():
         seen = None
         for _ in range(args.blocks):
-            header = await client.finalized()
+            header, how = await finalized_or_anchored()
             if seen is None or header.hash != seen:
                 seen = header.hash
-                line = f"finalized #{header.number} 0x{header.hash.hex()} (justification verified)"
+                line = f"{'anchored' if via_relay else 'finalized'} #{header.number} 0x{header.hash.hex()} ({how})"
                 if key is not None:
                     raw = (await client.read([key], at=header))[key]
                     free = AccountInfoCodec.decode_all(raw).free if raw else 0
@@ -156,7 +174,7 @@ def cmd_light(args) -> int:
     failure = None
     try:
         trio.run(follow)
-    except* LightClientError as group:
+    except* (LightClientError, RelayError) as group:
         failure = group.exceptions[0]
     except* KeyboardInterrupt:
         pass
@@ -241,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     light.add_argument("--rpc", nargs="+", required=True, metavar="URL", help="node RPC URLs (http://host:port)")
     light.add_argument("--account", help="an account (SS58 or 0x hex) whose balance to prove at each finalized block")
     light.add_argument("--blocks", type=int, default=10**9, help="stop after this many polls")
+    light.add_argument("--via-relay", action="store_true", help="parachain specs: trust the relay's finality instead — prove state at the head the relay anchored")
     light.set_defaults(func=cmd_light)
 
     from node.bench import register as register_bench

@@ -56,6 +56,8 @@ def genesis_config_for(spec: ChainSpec) -> dict:
             "validators": list(authorities.keys),
             "chain_id": authorities.chain_id,
         }
+        if spec.backing_votes is not None:
+            genesis["Paras"]["backing_votes"] = spec.backing_votes
     return genesis
 
 

@@ -65,6 +65,14 @@ def test_parachain_blocks_are_anchored_on_the_relay_within_a_few_relay_blocks(mu
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert "anchored on the relay" in out.stdout and "anchored   #" in out.stdout
+    # A light client proves a DG balance at the head the relay anchored, trusting only the relay.
+    from node.primitives.keys import dev_keypair
+
+    out = subprocess.run([sys.executable, "-m", "node.cli", "light", "--chain", chains["dg"].chain_spec, "--via-relay",
+                          "--rpc", collator.node.rpc_url, "--account", dev_keypair("Alice").ss58_address, "--blocks", "2"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "relay justification and proof verified" in out.stdout and "read proof verified" in out.stdout
 
 
 def test_substrate_interface_works_on_all_four_chains(multichain):
