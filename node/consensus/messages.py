@@ -40,11 +40,11 @@ def _check_common(height: int, round_: int, value: bytes | None, signer: bytes, 
         raise ValueError("signer is 32 bytes and signature 64")
 
 
-def _option_hash(value: bytes | None) -> bytes:
+def encode_option_hash(value: bytes | None) -> bytes:
     return b"\x00" if value is None else b"\x01" + value
 
 
-def _decode_option_hash(data: bytes, offset: int) -> tuple[bytes | None, int]:
+def decode_option_hash(data: bytes, offset: int) -> tuple[bytes | None, int]:
     tag, offset = decode_uint(data, offset, 1)
     if tag == 0:
         return None, offset
@@ -76,7 +76,7 @@ class Vote:
 
 
 def vote_body(step: Step, height: int, round_: int, value: bytes | None) -> bytes:
-    return bytes((step,)) + height.to_bytes(8, "little") + round_.to_bytes(4, "little") + _option_hash(value)
+    return bytes((step,)) + height.to_bytes(8, "little") + round_.to_bytes(4, "little") + encode_option_hash(value)
 
 
 def decode_vote(data: bytes, offset: int) -> tuple[Vote, int]:
@@ -87,7 +87,7 @@ def decode_vote(data: bytes, offset: int) -> tuple[Vote, int]:
     round_, offset = decode_uint(data, offset, 4)
     if round_ > MAX_ROUND:
         raise DecodeError("round out of range")
-    value, offset = _decode_option_hash(data, offset)
+    value, offset = decode_option_hash(data, offset)
     voter, offset = decode_fixed(data, offset, PUBLIC_KEY_LEN)
     signature, offset = decode_fixed(data, offset, SIGNATURE_LEN)
     return Vote(Step(step), height, round_, value, voter, signature), offset

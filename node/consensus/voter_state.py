@@ -9,6 +9,8 @@ restart the node passes the last one back, and the core resumes locked as before
 
 from __future__ import annotations
 
+from node.consensus.messages import decode_option_hash, encode_option_hash
+
 from dataclasses import dataclass
 
 from node.primitives.scale import DecodeError, decode_all, decode_fixed, decode_uint
@@ -30,9 +32,9 @@ class VoterState:
             (
                 self.height.to_bytes(8, "little"),
                 self.round.to_bytes(4, "little"),
-                _option(self.locked_value),
+                encode_option_hash(self.locked_value),
                 (self.locked_round + 1).to_bytes(4, "little"),
-                _option(self.valid_value),
+                encode_option_hash(self.valid_value),
                 (self.valid_round + 1).to_bytes(4, "little"),
             )
         )
@@ -42,24 +44,11 @@ class VoterState:
         return decode_all(_decode, data)
 
 
-def _option(value: bytes | None) -> bytes:
-    return b"\x00" if value is None else b"\x01" + value
-
-
-def _decode_option(data: bytes, offset: int) -> tuple[bytes | None, int]:
-    tag, offset = decode_uint(data, offset, 1)
-    if tag == 0:
-        return None, offset
-    if tag != 1:
-        raise DecodeError(f"invalid Option tag {tag}")
-    return decode_fixed(data, offset, HASH_LEN)
-
-
 def _decode(data: bytes, offset: int) -> tuple[VoterState, int]:
     height, offset = decode_uint(data, offset, 8)
     round_, offset = decode_uint(data, offset, 4)
-    locked_value, offset = _decode_option(data, offset)
+    locked_value, offset = decode_option_hash(data, offset)
     locked_round, offset = decode_uint(data, offset, 4)
-    valid_value, offset = _decode_option(data, offset)
+    valid_value, offset = decode_option_hash(data, offset)
     valid_round, offset = decode_uint(data, offset, 4)
     return VoterState(height, round_, locked_value, locked_round - 1, valid_value, valid_round - 1), offset

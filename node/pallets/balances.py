@@ -135,17 +135,8 @@ class Balances(Pallet):
         if source == dest:
             self.deposit_event(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
             return
-        receiver = self.system.account(state, dest)
-        created = receiver.providers == 0
-        if created and value < self.existential_deposit:
-            raise self.error("ExistentialDeposit")
+        self._credit(ctx, dest, value)
         sender.free = remaining
-        receiver.free += value
-        if created:
-            receiver.providers = 1
-            self.system.deposit_event(ctx, "NewAccount", {"account": dest})
-            self.deposit_event(ctx, "Endowed", {"account": dest, "free_balance": receiver.free})
-        self.system.set_account(state, dest, receiver)
         self._store_or_reap(ctx, source, sender)
         self.deposit_event(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
 
@@ -228,17 +219,8 @@ class Balances(Pallet):
         if source == dest:  # FRAME: repatriating to oneself is an unreserve
             self.unreserve(ctx, source, amount)
             return
-        receiver = self.system.account(state, dest)
-        created = receiver.providers == 0
-        if created and amount < self.existential_deposit:
-            raise self.error("ExistentialDeposit")
+        self._credit(ctx, dest, amount)
         sender.reserved -= amount
-        receiver.free += amount
-        if created:
-            receiver.providers = 1
-            self.system.deposit_event(ctx, "NewAccount", {"account": dest})
-            self.deposit_event(ctx, "Endowed", {"account": dest, "free_balance": receiver.free})
-        self.system.set_account(state, dest, receiver)
         self._store_or_reap(ctx, source, sender)
         self.deposit_event(ctx, "ReserveRepatriated", {"from": source, "to": dest, "amount": amount, "destination_status": "Free"})
 
@@ -256,6 +238,20 @@ class Balances(Pallet):
         self.deposit_event(ctx, "Slashed", {"who": who, "amount": amount})
 
     # -- internals ----------------------------------------------------------------------------
+    def _credit(self, ctx, dest: bytes, amount: int) -> None:
+        """Add ``amount`` to ``dest``'s free balance, creating the account (NewAccount, Endowed)
+        if it does not exist; refused below the existential deposit before anything is written."""
+        receiver = self.system.account(ctx.state, dest)
+        created = receiver.providers == 0
+        if created and amount < self.existential_deposit:
+            raise self.error("ExistentialDeposit")
+        receiver.free += amount
+        if created:
+            receiver.providers = 1
+            self.system.deposit_event(ctx, "NewAccount", {"account": dest})
+            self.deposit_event(ctx, "Endowed", {"account": dest, "free_balance": receiver.free})
+        self.system.set_account(ctx.state, dest, receiver)
+
     def _set_free(self, ctx, who, info, new_free: int) -> None:
         created = info.providers == 0 and new_free > 0
         info.free = new_free
