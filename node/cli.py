@@ -266,10 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     from node.security.cli import register as register_ca
 
     from bridge.cli import register as register_auction
+    from bridge.experiment_cli import register as register_experiment
 
     register_bench(sub)
     register_ca(sub)
     register_auction(sub)
+    register_experiment(sub)
     return parser
 
 
