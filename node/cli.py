@@ -266,10 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     from node.security.cli import register as register_ca
 
     from bridge.cli import register as register_auction
+    from node.testnet.cli import register as register_testnet
 
     register_bench(sub)
     register_ca(sub)
     register_auction(sub)
+    register_testnet(sub)
     return parser
 
 
