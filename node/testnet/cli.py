@@ -123,6 +123,9 @@ def cmd_check(args) -> int:
 
 def _guard(func):
     def wrapped(args) -> int:
+        # A shell without job control starts background commands with SIGINT ignored, and nodes
+        # would inherit that and ignore `down`'s Ctrl-C: hear SIGINT here, so they hear it too.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return func(args)
         except SpecError as e:
