@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -24,15 +23,6 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _write_table(network: Network) -> None:
-    """network.json gains the table the user saw (besides what the control commands need)."""
-    path = network.run_dir / "network.json"
-    obj = json.loads(path.read_text())
-    obj["table"] = [{"node": n.name, "chain": n.chain, "role": n.role, "rpc": n.rpc_url, "metrics": n.metrics_url, "log": n.log}
-                    for n in network.nodes]
-    path.write_text(json.dumps(obj, indent=2))
-
-
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -49,7 +39,6 @@ def cmd_up(args) -> int:
     except KeyboardInterrupt:
         _say("interrupted; every node stopped")
         return 130
-    _write_table(network)
     _say(f"ready in {took:.1f} s\n\n{table(network)}\n")
     if args.detach:
         _say(f"running in the background; `parawatt testnet status|logs|down --run-dir {args.run_dir}`")

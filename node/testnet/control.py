@@ -75,7 +75,10 @@ class Network:
 
     def save(self) -> None:
         obj = {"run_dir": str(self.run_dir), "ready_timeout_s": self.ready_timeout_s, "chains": self.chains,
-               "nodes": [{**asdict(n), "command": list(n.command)} for n in self.nodes]}
+               "nodes": [{**asdict(n), "command": list(n.command)} for n in self.nodes],
+               # what `testnet up` prints, for people and scripts (load() reads only the above)
+               "table": [{"node": n.name, "chain": n.chain, "role": n.role, "rpc": n.rpc_url, "metrics": n.metrics_url, "log": n.log}
+                         for n in self.nodes]}
         (self.run_dir / "network.json").write_text(json.dumps(obj, indent=2))
 
     def node(self, name: str) -> NodeEntry:

@@ -3,6 +3,7 @@ validators + one parachain with 2 collators) from a TOML file, `status`, a scena
 finalized and anchored heights around a collator's kill and restart, then `down`: every node
 process is gone."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,9 @@ def test_up_status_check_with_kill_and_restart_then_down_leaves_no_process(tmp_p
     for name in ("validator-0", "validator-3", "dg-collator-0", "dg-collator-1"):
         assert name in up.stdout
     network = Network.load(run_dir)
+    table = json.loads((run_dir / "network.json").read_text())["table"]
+    assert [(r["node"], r["chain"], r["role"]) for r in table][-1] == ("dg-collator-1", "dg", "collator")
+    assert all(r["rpc"].startswith("ws://127.0.0.1:") and r["metrics"].endswith("/metrics") and r["log"] in up.stdout for r in table)
     assert [n.name for n in network.nodes] == [f"validator-{i}" for i in range(4)] + ["dg-collator-0", "dg-collator-1"]
     pids = {n.name: network.pid(n.name) for n in network.nodes}
     assert all(pids.values()), pids
