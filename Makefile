@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: venv
-	$(BIN)/parawatt node --dev --tmp
+	$(BIN)/parawatt testnet up --fresh
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -267,11 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bridge.cli import register as register_auction
     from bridge.experiment_cli import register as register_experiment
+    from node.testnet.cli import register as register_testnet
 
     register_bench(sub)
     register_ca(sub)
     register_auction(sub)
     register_experiment(sub)
+    register_testnet(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -28,8 +29,35 @@ from node.security.files import NodeFiles
 RPC_READY_TIMEOUT_S = 60
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now and below the ephemeral range: the kernel gives the ephemeral range to
+    outgoing connections (the nodes dial each other a lot), and one of those could take a port
+    we picked before its node binds it. Never the same port twice in one process."""
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 20000), low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # a crowded machine: any free port
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -42,10 +70,15 @@ class NodeLayout:
     rpc_port: int
     p2p_port: int
     log: str
+    prometheus_port: int | None = None  # None: the node serves no metrics
 
     @property
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return None if self.prometheus_port is None else f"http://127.0.0.1:{self.prometheus_port}/metrics"
 
 
 @dataclass
@@ -74,7 +107,7 @@ def prepare_network(run_dir: Path, *, names: list[str], engine: str, block_time_
         issue_node_certificate(ca_dir, name, keys)
         _, keypair = load_identity(NodeFiles.in_dir(keys))
         authorities.append("0x" + keypair.public_key.hex())
-        layout.nodes.append(NodeLayout(name, str(keys), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log")))
+        layout.nodes.append(NodeLayout(name, str(keys), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log"), free_port()))
     (run_dir / "logs").mkdir(exist_ok=True)
     accounts = [dev_keypair(n).ss58_address for n in DEV_ACCOUNTS]
     spec = {
@@ -101,6 +134,7 @@ class NodeProcess:
         return [
             sys.executable, "-m", "node.cli", "node", "--chain", self.layout.chain_spec, "--base-path", self.node.base_path,
             "--keys", self.node.keys, "--rpc-port", str(self.node.rpc_port), "--p2p-port", str(self.node.p2p_port),
+            *(["--prometheus-port", str(self.node.prometheus_port)] if self.node.prometheus_port is not None else []),
             "--bootnodes", *others,
         ]
 
@@ -163,6 +197,17 @@ class NodeProcess:
 PARA_IDS = {"demand": 2000, "dg": 2001, "storage": 2002}
 
 
+@dataclass(frozen=True, slots=True)
+class ParaPlan:
+    """One parachain of a planned network: ``kind`` is its runtime (and fixes its para id)."""
+
+    name: str
+    kind: str
+    collators: int
+    engine: str
+    block_time_ms: int
+
+
 @dataclass
 class ChainLayout:
     name: str  # "relay", "demand", "dg", "storage"
@@ -173,9 +218,11 @@ class ChainLayout:
 def prepare_multichain(
     run_dir: Path, *, validators: int = 4, paras: tuple[str, ...] = ("demand", "dg", "storage"), collators: int = 2,
     relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
+    plans: list[ParaPlan] | None = None,
 ) -> dict[str, ChainLayout]:
     """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
-    every chain spec (the relay's carrying the paras' genesis heads), free ports."""
+    every chain spec (the relay's carrying the paras' genesis heads), free ports. ``plans`` (from a
+    testnet spec) gives each para its own name, collator count, engine and block time instead."""
     from node.chain_spec import parse_chain_spec
     from node.service.chain import genesis_header
     from node.service.network_setup import genesis_config_for, runtime_for
@@ -194,26 +241,29 @@ def prepare_multichain(
             issue_node_certificate(ca_dir, name, folder)
             _, keypair = load_identity(NodeFiles.in_dir(folder))
             keys.append("0x" + keypair.public_key.hex())
-            nodes.append(NodeLayout(name, str(folder), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log")))
+            nodes.append(NodeLayout(name, str(folder), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log"), free_port()))
         return nodes, keys
 
     relay_nodes, relay_keys = make_nodes("relay", [f"validator-{i}" for i in range(validators)])
     chains = {"relay": ChainLayout("relay", str(run_dir / "relay.json"), relay_nodes)}
     para_entries = []
-    para_time = para_block_time_ms or block_time_ms
-    for kind in paras:
-        nodes, keys = make_nodes(kind, [f"{kind}-collator-{i}" for i in range(collators)])
+    if plans is None:
+        para_time = para_block_time_ms or block_time_ms
+        plans = [ParaPlan(kind, kind, collators, para_engine, para_time) for kind in paras]
+    for plan in plans:
+        kind, para_time = plan.kind, plan.block_time_ms
+        nodes, keys = make_nodes(plan.name, [f"{plan.name}-collator-{i}" for i in range(plan.collators)])
         spec = {
-            "name": f"Parawatt {kind}", "id": f"parawatt_{kind}", "chainType": "Local", "runtime": kind,
-            "consensus": {"engine": para_engine, "blockTimeMs": para_time, "authorities": keys},
+            "name": f"Parawatt {plan.name}", "id": f"parawatt_{plan.name}", "chainType": "Local", "runtime": kind,
+            "consensus": {"engine": plan.engine, "blockTimeMs": para_time, "authorities": keys},
             "genesis": {"balances": balances, "sudo": accounts[0]},
             "relay": {"paraId": PARA_IDS[kind], "rpc": [n.rpc_url for n in relay_nodes], "authorities": relay_keys, "chainId": "parawatt_relay"},
         }
         head = genesis_header(runtime_for(kind, para_time), genesis_config_for(parse_chain_spec(spec)))
-        para_entries.append({"id": PARA_IDS[kind], "name": kind, "runtime": kind, "genesisHead": "0x" + head.encode().hex()})
-        path = run_dir / f"{kind}.json"
+        para_entries.append({"id": PARA_IDS[kind], "name": plan.name, "runtime": kind, "genesisHead": "0x" + head.encode().hex()})
+        path = run_dir / f"{plan.name}.json"
         path.write_text(json.dumps(spec, indent=2))
-        chains[kind] = ChainLayout(kind, str(path), nodes)
+        chains[plan.name] = ChainLayout(plan.name, str(path), nodes)
     relay_spec = {
         "name": "Parawatt Relay", "id": "parawatt_relay", "chainType": "Local", "runtime": "relay",
         "consensus": {"engine": relay_engine, "blockTimeMs": block_time_ms, "authorities": relay_keys},

@@ -1,0 +1,159 @@
+"""The testnet spec: a TOML file in the spirit of zombienet's network definitions.
+
+    [relaychain]                      [[parachains]]
+    validators = 4                    id = 2000
+    consensus = "aura"                name = "demand"
+    block_time_ms = 1000              runtime = "demand"
+                                      collators = 2
+    [settings]                        consensus = "aura"
+    ready_timeout_s = 60              block_time_ms = 1000
+
+Parsing is pure (text in, `TestnetSpec` out); every problem is a `SpecError` naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.testnet.local import PARA_IDS, ParaPlan
+
+ENGINES = ("aura", "bft")  # "dev" is the single-node chain, not a network's
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class SpecError(ValueError):
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem = key, problem
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySpec:
+    validators: int
+    consensus: str
+    block_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParachainSpec:
+    id: int
+    name: str
+    runtime: str
+    collators: int
+    consensus: str
+    block_time_ms: int
+
+    def plan(self) -> ParaPlan:
+        return ParaPlan(self.name, self.runtime, self.collators, self.consensus, self.block_time_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ready_timeout_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class TestnetSpec:
+    relay: RelaySpec
+    parachains: tuple[ParachainSpec, ...]
+    settings: Settings
+
+
+def _table(obj: dict, key: str) -> dict:
+    value = obj.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(key, f"must be a table ([{key}])")
+    return value
+
+
+def _no_unknown(obj: dict, path: str, known: tuple[str, ...]) -> None:
+    for key in obj:
+        if key not in known:
+            raise SpecError(f"{path}.{key}" if path else key, f"unknown key (known: {', '.join(known)})")
+
+
+def _int(obj: dict, key: str, path: str, default: int | None, low: int, high: int) -> int:
+    if key not in obj:
+        if default is None:
+            raise SpecError(f"{path}.{key}", "missing")
+        return default
+    value = obj[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SpecError(f"{path}.{key}", f"must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise SpecError(f"{path}.{key}", f"must be between {low} and {high}, not {value}")
+    return value
+
+
+def _choice(obj: dict, key: str, path: str, default: str | None, choices: tuple[str, ...]) -> str:
+    if key not in obj:
+        if default is None:
+            raise SpecError(f"{path}.{key}", "missing")
+        return default
+    value = obj[key]
+    if value not in choices:
+        raise SpecError(f"{path}.{key}", f"must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _relay(obj: dict) -> RelaySpec:
+    _no_unknown(obj, "relaychain", ("validators", "consensus", "block_time_ms"))
+    return RelaySpec(
+        _int(obj, "validators", "relaychain", 4, 1, 64),
+        _choice(obj, "consensus", "relaychain", "aura", ENGINES),
+        _int(obj, "block_time_ms", "relaychain", 1000, 50, 600_000),
+    )
+
+
+def _parachain(obj, path: str, relay: RelaySpec) -> ParachainSpec:
+    if not isinstance(obj, dict):
+        raise SpecError(path, "must be a table ([[parachains]])")
+    _no_unknown(obj, path, ("id", "name", "runtime", "collators", "consensus", "block_time_ms"))
+    runtime = _choice(obj, "runtime", path, None, tuple(PARA_IDS))
+    para_id = _int(obj, "id", path, PARA_IDS[runtime], 0, 2**32 - 1)
+    if para_id != PARA_IDS[runtime]:
+        raise SpecError(f"{path}.id", f"the {runtime} runtime runs as para {PARA_IDS[runtime]}, not {para_id}")
+    name = obj.get("name", runtime)
+    if not isinstance(name, str) or not NAME.match(name) or name == "relay":
+        raise SpecError(f"{path}.name", f"must be a lowercase name (a-z, 0-9, _; not 'relay'), not {name!r}")
+    return ParachainSpec(
+        para_id, name, runtime,
+        _int(obj, "collators", path, 2, 1, 16),
+        _choice(obj, "consensus", path, "aura", ENGINES),
+        _int(obj, "block_time_ms", path, relay.block_time_ms, 50, 600_000),
+    )
+
+
+def parse_spec(text: str) -> TestnetSpec:
+    try:
+        obj = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError("(file)", f"not valid TOML: {e}") from None
+    if "channels" in obj:
+        raise SpecError("channels", "HRMP channels are not supported by this version of the launcher yet")
+    _no_unknown(obj, "", ("relaychain", "parachains", "settings"))
+    relay = _relay(_table(obj, "relaychain"))
+    entries = obj.get("parachains", [])
+    if not isinstance(entries, list) or not entries:
+        raise SpecError("parachains", "list at least one parachain ([[parachains]])")
+    paras = tuple(_parachain(p, f"parachains[{i}]", relay) for i, p in enumerate(entries))
+    for i, para in enumerate(paras):
+        for earlier in paras[:i]:
+            if para.name == earlier.name:
+                raise SpecError(f"parachains[{i}].name", f"{para.name!r} is already the name of parachains[{paras.index(earlier)}]")
+            if para.runtime == earlier.runtime:
+                raise SpecError(f"parachains[{i}].runtime", f"para {para.id} ({para.runtime}) is already parachains[{paras.index(earlier)}]")
+    settings = _table(obj, "settings")
+    _no_unknown(settings, "settings", ("ready_timeout_s",))
+    return TestnetSpec(relay, paras, Settings(_int(settings, "ready_timeout_s", "settings", 60, 1, 3600)))
+
+
+def load_spec(path: Path) -> TestnetSpec:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise SpecError("(file)", f"cannot read {path}: {e.strerror}") from None
+    return parse_spec(text)

@@ -1,0 +1,79 @@
+"""Scenario files: each step form parses; a malformed line, an unknown chain or node is an error naming the line."""
+
+import pytest
+
+from node.testnet.control import Network, NodeEntry
+from node.testnet.scenario import Fault, HeightAtLeast, ScenarioError, Sleep, check_against, parse_scenario
+
+GOOD = """\
+# a comment, then a blank line
+
+relay: finalized height is at least 10 within 30 seconds
+dg:   anchored height is at least 5 within 2.5 seconds   # trailing comment
+demand: best height is at least 1 within 1 second
+kill dg-collator-1
+restart dg-collator-1
+pause validator-0
+resume validator-0
+sleep 0.5
+"""
+
+
+def test_every_step_form_parses_with_its_line_number():
+    steps = parse_scenario(GOOD)
+    assert steps[0] == HeightAtLeast(3, "relay: finalized height is at least 10 within 30 seconds", "relay", "finalized", 10, 30.0)
+    assert (steps[1].chain, steps[1].status, steps[1].height, steps[1].within_s, steps[1].line_no) == ("dg", "anchored", 5, 2.5, 4)
+    assert steps[2].status == "best"
+    assert [(s.action, s.node) for s in steps[3:7]] == [("kill", "dg-collator-1"), ("restart", "dg-collator-1"),
+                                                         ("pause", "validator-0"), ("resume", "validator-0")]
+    assert all(isinstance(s, Fault) for s in steps[3:7])
+    assert steps[7] == Sleep(10, "sleep 0.5", 0.5)
+
+
+@pytest.mark.parametrize("line", [
+    "relay finalized height is at least 10 within 30 seconds",  # no colon
+    "relay: finalised height is at least 10 within 30 seconds",
+    "relay: finalized height is at least ten within 30 seconds",
+    "relay: finalized height is at least 10 within 30",
+    "relay: finalized height is at least -1 within 30 seconds",
+    "relay: finalized height is at least 10 within 0 seconds",
+    "kill",
+    "kill a b",
+    "reboot validator-0",
+    "sleep",
+    "sleep forever",
+    "partition validator-0 validator-1",  # not in this version
+    "transfer demand -> dg 100 completes within 10 seconds",
+])
+def test_malformed_line_is_an_error_naming_its_line_number(line):
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario("sleep 1\n\n" + line + "\nsleep 1\n")
+    assert caught.value.line_no == 3
+    assert str(caught.value).startswith("line 3: ")
+
+
+def network() -> Network:
+    def entry(name, chain):
+        return NodeEntry(name, chain, "x", "ws://", "http://", "log", f"/base/{name}", ("python",))
+
+    chains = {"relay": {"kind": "relay"}, "dg": {"kind": "parachain"}}
+    return Network("/tmp", chains, [entry("validator-0", "relay"), entry("dg-collator-0", "dg")])
+
+
+def test_scenario_naming_an_unknown_chain_is_rejected_with_its_line():
+    with pytest.raises(ScenarioError, match="line 2: unknown chain 'storage'"):
+        check_against(parse_scenario("sleep 1\nstorage: best height is at least 1 within 1 seconds\n"), network())
+
+
+def test_scenario_naming_an_unknown_node_is_rejected_with_its_line():
+    with pytest.raises(ScenarioError, match="line 1: unknown node 'dg-collator-7'"):
+        check_against(parse_scenario("kill dg-collator-7\n"), network())
+
+
+def test_relay_is_never_asked_for_an_anchored_height():
+    with pytest.raises(ScenarioError, match="line 1: relay is the relay"):
+        check_against(parse_scenario("relay: anchored height is at least 1 within 1 seconds\n"), network())
+
+
+def test_a_valid_scenario_passes_the_network_check():
+    check_against(parse_scenario("dg: anchored height is at least 1 within 1 seconds\nkill dg-collator-0\n"), network())
