@@ -13,6 +13,7 @@ last justification (at most once per timer, to bound the cost of such messages).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 
 from node.consensus.authorities import AuthoritySet
@@ -89,7 +90,7 @@ class BlockIndex:
         self.root, self._blocks = root_hash, keep
 
 
-class Engine:
+class Engine(ABC):
     """Base of ``BftEngine`` and ``FinalityGadget``; subclasses say what a valid value is, what
     to propose, and the number of a decided block."""
 
@@ -122,17 +123,21 @@ class Engine:
         return self.core.height
 
     # -- subclass hooks --------------------------------------------------------------------
+    @abstractmethod
     def _verdict(self, value: bytes) -> bool | None:
-        raise NotImplementedError
+        """Is ``value`` acceptable (None: cannot tell yet, the block is missing)?"""
 
+    @abstractmethod
     def _on_request_value(self, request: RequestValue) -> list:
-        raise NotImplementedError
+        """This node proposes: the effects that produce its value."""
 
+    @abstractmethod
     def _decided_number(self, value: bytes, height: int) -> int | None:
-        raise NotImplementedError
+        """The block number of a decided value (None if the block is not here yet)."""
 
+    @abstractmethod
     def _justified_number(self, justification: Justification) -> int | None:
-        raise NotImplementedError
+        """The block number a justification finalizes (None if the block is not here yet)."""
 
     def _ready(self) -> bool:
         """May the current height start before any peer message arrives for it?"""

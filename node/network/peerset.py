@@ -9,6 +9,7 @@ behave the same under the conformance suite. All of it runs in trio, in one thre
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 import logging
 import random
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class LinkOutcome:
     peer: str | None = None  # the remote's name, if its handshake arrived
 
 
-class PeerSet:
+class PeerSet(ABC):
     def __init__(self, local_name: str, status: ChainStatus, *, config: NetworkConfig, rng: random.Random):
         check_node_name(local_name)
         self.local_name = local_name
@@ -146,9 +147,9 @@ class PeerSet:
         self._changed = trio.Event()
 
     # -- transport hooks ----------------------------------------------------------------------
+    @abstractmethod
     async def _open_link(self, address: str) -> Link:
         """Dial one address. Raises LinkClosed if that fails at once."""
-        raise NotImplementedError
 
     def _local_handshake(self, nonce: bytes, answering: Handshake | None) -> Handshake:
         """Our handshake; gRPC overrides it to add its certificate and signature."""

@@ -14,6 +14,7 @@ the portable type registry that clients use. Values are plain Python:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -28,17 +29,19 @@ from node.primitives.scale import (
 )
 
 
-class ScaleType:
+class ScaleType(ABC):
     """Base of every type descriptor."""
 
     path: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
 
+    @abstractmethod
     def encode(self, value: Any) -> bytes:
-        raise NotImplementedError
+        """The SCALE bytes of ``value``; ValueError if it is not a value of this type."""
 
+    @abstractmethod
     def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
-        raise NotImplementedError
+        """(value, offset after it); DecodeError on malformed or truncated input."""
 
     def decode_all(self, data: bytes) -> Any:
         value, end = self.decode(data, 0)
@@ -50,8 +53,9 @@ class ScaleType:
         return "::".join(self.path) or type(self).__name__
 
     # Metadata: `registry.id_of(t)` for nested types; `type_params` for generic paths.
+    @abstractmethod
     def type_def(self, registry: "TypeRegistry") -> dict:
-        raise NotImplementedError
+        """This type's entry in the portable registry (scale-info's TypeDef)."""
 
     def type_params(self, registry: "TypeRegistry") -> list[dict]:
         return []
@@ -327,7 +331,14 @@ class Composite(ScaleType):
         self.fields = tuple(fields)
         self.docs = tuple(docs)
         self.params = tuple(params)  # (name, ScaleType | None) pairs, for generic paths
+        # The compiled codec replaces these methods per instance (no dispatch on the hot path).
         self.encode, self.decode = _fields_codec(self.fields)
+
+    def encode(self, value) -> bytes:  # replaced in __init__
+        return _fields_codec(self.fields)[0](value)
+
+    def decode(self, data, offset):  # replaced in __init__
+        return _fields_codec(self.fields)[1](data, offset)
 
     def type_def(self, registry):
         return {"composite": {"fields": _fields_meta(self.fields, registry)}}

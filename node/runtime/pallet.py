@@ -153,6 +153,16 @@ class RuntimePlaceholder(ScaleType):
     def name(self):
         return self.label
 
+    # The runtime substitutes its own type before anything is encoded or registered.
+    def encode(self, value) -> bytes:
+        raise TypeError(f"{self.label} is a placeholder; encode with the runtime's type")
+
+    def decode(self, data, offset):
+        raise TypeError(f"{self.label} is a placeholder; decode with the runtime's type")
+
+    def type_def(self, registry) -> dict:
+        raise TypeError(f"{self.label} is a placeholder; the metadata registry substitutes it")
+
 
 RUNTIME_CALL = RuntimePlaceholder("Box<<T as Config>::RuntimeCall>")
 EVENT_RECORDS = RuntimePlaceholder("Vec<EventRecord<RuntimeEvent, Hash>>")
