@@ -12,7 +12,10 @@ grpc) or open database handles.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
@@ -23,9 +26,21 @@ from node.primitives.keys import verify_signature
 Check = tuple[str, bytes, bytes, bytes]  # (crypto, public key, message, signature)
 
 
-def _ignore_interrupts() -> None:
+PARENT_CHECK_S = 1.0  # how often a worker looks for its node; there is no event for a parent's death
+
+
+def _worker_init(parent_pid: int) -> None:
     # Ctrl-C reaches the whole process group; the node shuts its worker down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    # A node killed with SIGKILL cannot shut its worker down: the worker leaves on its own once
+    # it has been orphaned (re-parented away from the node).
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
 
 
 def verify_batch(checks: Sequence[Check]) -> list[bool]:
@@ -41,7 +56,8 @@ class SignatureVerifier:
     def start(self) -> None:
         if self.workers > 0 and self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
             self._pool.submit(verify_batch, []).result(timeout=60)  # the worker is up and importable
 
