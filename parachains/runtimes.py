@@ -20,6 +20,7 @@ from node.pallets.sudo import Sudo
 from node.pallets.system import SS58_PREFIX, System
 from node.pallets.timestamp import Timestamp
 from node.pallets.transaction_payment import TransactionPayment
+from node.pallets.messaging import Messaging
 from node.runtime.runtime import Runtime, RuntimeVersion
 from parachains.meters import Meters
 from parachains.orders import Orders
@@ -28,6 +29,7 @@ from parachains.registry import Registry
 from parachains.roles import PARACHAIN_KINDS, chain_rules
 
 SPEC_VERSION = 100
+MESSAGING_INDEX = 5  # cross-chain message queues (pallet indices 6-9 stay free for parachain-system work)
 REGISTRY_INDEX, METERS_INDEX, ORDERS_INDEX = 10, 11, 12
 
 
@@ -48,6 +50,7 @@ def build_parachain_runtime(
     balances = Balances(2, system, existential_deposit=EXISTENTIAL_DEPOSIT)
     payment = TransactionPayment(3, balances)
     sudo = Sudo(4)
+    messaging = Messaging(MESSAGING_INDEX, rules.para_id)
     registry = Registry(REGISTRY_INDEX, timestamp, rules, ss58_prefix=SS58_PREFIX)
     meters = Meters(METERS_INDEX, registry, timestamp, rules.para_id, periods)
     orders = Orders(ORDERS_INDEX, balances, registry, timestamp, rules, periods,
@@ -55,7 +58,7 @@ def build_parachain_runtime(
     version = RuntimeVersion(spec_name=rules.spec_name, impl_name="parawatt-node", spec_version=SPEC_VERSION,
                              transaction_version=1, apis=RUNTIME_APIS)
     return Runtime(crate=rules.crate, version=version,
-                   pallets=[system, timestamp, balances, payment, sudo, registry, meters, orders],
+                   pallets=[system, timestamp, balances, payment, sudo, messaging, registry, meters, orders],
                    inherents=[("Timestamp", "set")])
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from node.dev_runtime import EXISTENTIAL_DEPOSIT, RUNTIME_APIS
 from node.pallets.balances import Balances
+from node.pallets.messaging import RELAY_CHAIN, Messaging
 from node.pallets.offences import Offences
 from node.pallets.sudo import Sudo
 from node.pallets.system import System
@@ -49,12 +50,13 @@ def build_relay_runtime(*, spec_name: str = SPEC_NAME, block_time_ms: int = 1000
     offences = Offences(5)
     paras = Paras(6)
     inclusion = ParaInclusion(7, system, paras)
+    messaging = Messaging(8, RELAY_CHAIN)
     version = RuntimeVersion(
         spec_name=spec_name, impl_name="parawatt-node", spec_version=100, transaction_version=1, apis=RUNTIME_APIS
     )
     return Runtime(
         crate=CRATE,
         version=version,
-        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion],
+        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion, messaging],
         inherents=INHERENTS,
     )

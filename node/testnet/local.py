@@ -195,6 +195,8 @@ class NodeProcess:
 
 
 PARA_IDS = {"demand": 2000, "dg": 2001, "storage": 2002}
+CHANNEL_CAPACITY = 1024  # unacknowledged messages per channel
+CHANNEL_MAX_MESSAGE = 16 * 1024  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,13 +252,16 @@ def prepare_multichain(
     if plans is None:
         para_time = para_block_time_ms or block_time_ms
         plans = [ParaPlan(kind, kind, collators, para_engine, para_time) for kind in paras]
+    # Channels between every pair of chains (the relay is chain 0), opened in every genesis.
+    chain_ids = [0] + [PARA_IDS[p.kind] for p in plans]
+    channels = [[a, b, CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE] for a in chain_ids for b in chain_ids if a != b]
     for plan in plans:
         kind, para_time = plan.kind, plan.block_time_ms
         nodes, keys = make_nodes(plan.name, [f"{plan.name}-collator-{i}" for i in range(plan.collators)])
         spec = {
             "name": f"Parawatt {plan.name}", "id": f"parawatt_{plan.name}", "chainType": "Local", "runtime": kind,
             "consensus": {"engine": plan.engine, "blockTimeMs": para_time, "authorities": keys},
-            "genesis": {"balances": balances, "sudo": accounts[0]},
+            "genesis": {"balances": balances, "sudo": accounts[0], "Messaging": {"channels": channels}},
             "relay": {"paraId": PARA_IDS[kind], "rpc": [n.rpc_url for n in relay_nodes], "authorities": relay_keys, "chainId": "parawatt_relay"},
         }
         head = genesis_header(runtime_for(kind, para_time), genesis_config_for(parse_chain_spec(spec)))
@@ -267,7 +272,7 @@ def prepare_multichain(
     relay_spec = {
         "name": "Parawatt Relay", "id": "parawatt_relay", "chainType": "Local", "runtime": "relay",
         "consensus": {"engine": relay_engine, "blockTimeMs": block_time_ms, "authorities": relay_keys},
-        "genesis": {"balances": balances, "sudo": accounts[0]},
+        "genesis": {"balances": balances, "sudo": accounts[0], "Messaging": {"channels": channels}},
         "paras": para_entries,
     }
     Path(chains["relay"].chain_spec).write_text(json.dumps(relay_spec, indent=2))
