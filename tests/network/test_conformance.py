@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import trio
 
-from node.network.codec import decode_message, encode_message
+from node.network.codec import encode_message
 from node.network.messages import (
     MAX_MESSAGE_SIZE,
     PROTOCOL_VERSION,
