@@ -99,7 +99,8 @@ class Network(Protocol):
 
     local_name: str
     address: str | None  # where peers reach this node; set once run() has started listening
-    # (peer name, message) in arrival order per peer; bounded by NetworkConfig.inbound_queue.
+    # (peer name, message) in arrival order per peer, bounded by NetworkConfig.inbound_queue.
+    # When full, peers' readers wait (backpressure reaching their senders); nothing is dropped.
     inbound: trio.MemoryReceiveChannel[tuple[str, Message]]
 
     async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
@@ -111,7 +112,8 @@ class Network(Protocol):
 
     def send(self, peer: str, message: Message) -> bool:
         """Queue a message for one peer without waiting. False if its queue is full or it is not
-        connected. Messages to one peer arrive in the order they were sent."""
+        connected. Messages to one peer arrive in the order they were sent; those still queued
+        when its link is lost are dropped (a newer link replacing it takes them over)."""
 
     def broadcast(self, message: Message, *, exclude: Iterable[str] = ()) -> int:
         """``send`` to every connected peer but ``exclude``; how many accepted it."""
@@ -123,6 +125,9 @@ class Network(Protocol):
     async def request(self, peer: str, request: BlockRequest, *, timeout: float | None = None) -> BlockResponse:
         """Send a block request (the network assigns its id) and wait for the matching response.
         Raises RequestFailed. Responses to these requests bypass ``inbound``."""
+
+    def score(self, peer: str) -> int:
+        """The peer's score (0 unless reported), connected or not."""
 
     def update_heads(self, best: Head, finalized: Head) -> None:
         """The heads announced in handshakes from now on."""

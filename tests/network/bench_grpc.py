@@ -1,6 +1,6 @@
 """Throughput of the gRPC network between two node processes on loopback.
 
-    /work/venv/bin/python tests/network/bench_grpc.py [--messages 50000] [--transactions 300000]
+    /work/venv/bin/python tests/network/bench_grpc.py [--messages 50000] [--transactions 300000] [--tls]
 
 A receiving node runs in a child process (as a real peer would) and times what arrives; this
 process is the sending node. Three runs:
@@ -9,7 +9,8 @@ process is the sending node. Three runs:
   call per transaction, as a node relaying one transaction at a time would; the writer merges them;
 - ``batched``: the same extrinsics handed over 1,000 per ``send``.
 The sender retries when its queue is full, so each figure is the link's sustained rate. The
-receiver reports envelopes and transactions per second, and its CPU seconds per 1,000.
+receiver reports envelopes and transactions per second, and its CPU milliseconds per 1,000.
+``--tls`` runs both nodes with mutual TLS and peer verification (a throwaway CA made here).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+import logging  # noqa: E402
 
 import trio  # noqa: E402
 
@@ -40,8 +45,46 @@ def extrinsic(i: int) -> bytes:
     return encode_compact(len(body)) + body
 
 
-async def receive(expected_messages: int, expected_txs: int) -> None:
-    net = GrpcNetwork("sink", STATUS, config=CONFIG)
+def make_tls(path: str) -> None:
+    """A throwaway CA and certificates for "sink" and "source", written to ``path``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from tests.network.test_grpc_tls import NetworkCA
+
+    ca = NetworkCA("bench network")
+    nodes = {}
+    for name in ("sink", "source"):
+        identity = Ed25519PrivateKey.generate()
+        key, cert, _ = ca.issue(name, identity)
+        nodes[name] = (key, cert, identity.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+    with open(path, "wb") as out:
+        pickle.dump((ca.pem, nodes), out)
+
+
+def network(name: str, tls: str | None, **kwargs) -> GrpcNetwork:
+    if tls is None:
+        return GrpcNetwork(name, STATUS, config=CONFIG, **kwargs)
+    import grpc
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tests.network.test_grpc_tls import NetworkCA
+
+    with open(tls, "rb") as f:
+        ca_pem, nodes = pickle.load(f)
+    ca = NetworkCA.trusting(ca_pem)
+    key, cert, identity = nodes[name]
+    return GrpcNetwork(
+        name, STATUS, config=CONFIG,
+        server_credentials=grpc.ssl_server_credentials([(key, cert)], root_certificates=ca_pem, require_client_auth=True),
+        channel_credentials=grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=key, certificate_chain=cert),
+        verify_peer=ca.verify_peer, identity_key=Ed25519PrivateKey.from_private_bytes(identity), certificate_pem=cert,
+        **kwargs,
+    )
+
+
+async def receive(expected_messages: int, expected_txs: int, tls: str | None) -> None:
+    net = network("sink", tls)
     async with trio.open_nursery() as nursery:
         address = await nursery.start(net.run)
         print(address, flush=True)
@@ -65,8 +108,8 @@ async def receive(expected_messages: int, expected_txs: int) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def send(address: str, kind: str, count: int) -> None:
-    net = GrpcNetwork("source", STATUS, bootnodes=[address], config=CONFIG)
+async def send(address: str, kind: str, count: int, tls: str | None) -> None:
+    net = network("source", tls, bootnodes=[address])
     async with trio.open_nursery() as nursery:
         await nursery.start(net.run)
         await net.wait_for(lambda: bool(net.peers()))
@@ -82,16 +125,16 @@ async def send(address: str, kind: str, count: int) -> None:
         await trio.sleep_forever()
 
 
-def run(kind: str, count: int) -> dict:
+def run(kind: str, count: int, tls: str | None) -> dict:
     expected = ["--expect-messages", str(count)] if kind == "messages" else ["--expect-transactions", str(count)]
-    extra = ["--switch-interval", str(sys.getswitchinterval())]
+    extra = ["--switch-interval", str(sys.getswitchinterval())] + (["--tls-file", tls] if tls else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", *expected, *extra], stdout=subprocess.PIPE, text=True)
     try:
         address = child.stdout.readline().strip()
 
         async def drive():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(send, address, kind, count)
+                nursery.start_soon(send, address, kind, count, tls)
                 result = await trio.to_thread.run_sync(child.stdout.readline)
                 nursery.cancel_scope.cancel()
             return json.loads(result)
@@ -108,20 +151,27 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=300_000)
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for both nodes")
     parser.add_argument("--only", choices=("messages", "gossip", "batched"), default=None)
+    parser.add_argument("--tls", action="store_true", help="mutual TLS with peer verification")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tls-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--expect-messages", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--expect-transactions", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    logging.getLogger("parawatt.network").setLevel(logging.ERROR)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     if args.serve:
-        trio.run(receive, args.expect_messages, args.expect_transactions)
+        trio.run(receive, args.expect_messages, args.expect_transactions, args.tls_file)
         return
-    print(f"switch interval {sys.getswitchinterval() * 1000:.1f} ms, {os.cpu_count()} CPUs")
+    tls = None
+    if args.tls:
+        tls = os.path.join(tempfile.mkdtemp(), "tls.pickle")
+        make_tls(tls)
+    print(f"{'mutual TLS' if tls else 'plaintext'}, switch interval {sys.getswitchinterval() * 1000:.1f} ms, {os.cpu_count()} CPUs")
     for kind, count in (("messages", args.messages), ("gossip", args.transactions), ("batched", args.transactions)):
         if args.only not in (None, kind):
             continue
-        print(kind, run(kind, count), flush=True)
+        print(kind, run(kind, count, tls), flush=True)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,13 @@ class NetworkCA:
         self.pem = self.cert.public_bytes(Encoding.PEM)
         self.revoked: set[int] = set()
 
+    @classmethod
+    def trusting(cls, ca_pem: bytes) -> NetworkCA:
+        """Only the checking half (no key): what a node that trusts this CA holds."""
+        ca = cls.__new__(cls)
+        ca.key, ca.cert, ca.pem, ca.revoked = None, x509.load_pem_x509_certificate(ca_pem), ca_pem, set()
+        return ca
+
     def issue(self, name: str, identity: Ed25519PrivateKey) -> tuple[bytes, bytes, int]:
         """(TLS key PEM, certificate PEM, serial) for a node on 127.0.0.1."""
         key = ec.generate_private_key(ec.SECP256R1())
