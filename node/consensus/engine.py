@@ -178,6 +178,12 @@ class Engine(ABC):
     def apply_block(self, block_hash: bytes, number: int, parent_hash: bytes) -> list:
         """The node imported this block (it executed and its seal or proposal checked out)."""
         self.blocks.add(block_hash, number, parent_hash)
+        if block_hash not in self.blocks:
+            # Not on top of the last finalized block: consensus can never use it. A justification
+            # waiting for it proves a conflicting finality (more than f faulty): drop it, never revert.
+            if self._pending_justification is not None and self._pending_justification.target_hash == block_hash:
+                self._pending_justification = None
+            return []
         effects: list = []
         pending = self._pending_decision
         if pending is not None and pending.value == block_hash:

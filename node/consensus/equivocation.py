@@ -56,7 +56,8 @@ class VoteEquivocation:
 
     def offence_key(self) -> bytes:
         v = self.first
-        return blake2_256(b"\x01" + v.voter + v.height.to_bytes(8, "little") + v.round.to_bytes(4, "little") + bytes((v.step,)))
+        at = v.height.to_bytes(8, "little") + v.round.to_bytes(4, "little") + bytes((v.step,))
+        return blake2_256(b"\x01" + v.voter + at)
 
 
 Evidence = SlotEquivocation | VoteEquivocation
@@ -116,7 +117,8 @@ def _verify_vote_equivocation(e: VoteEquivocation, authorities: AuthoritySet) ->
 
 def encode_evidence(evidence: Evidence) -> bytes:
     if isinstance(evidence, SlotEquivocation):
-        return b"\x00" + evidence.slot.to_bytes(8, "little") + evidence.offender + evidence.first.encode() + evidence.second.encode()
+        head = b"\x00" + evidence.slot.to_bytes(8, "little") + evidence.offender
+        return head + evidence.first.encode() + evidence.second.encode()
     if isinstance(evidence, VoteEquivocation):
         return b"\x01" + evidence.first.encode() + evidence.second.encode()
     raise TypeError(f"not evidence: {type(evidence).__name__}")

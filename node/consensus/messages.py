@@ -147,12 +147,16 @@ def signing_payload(authorities: AuthoritySet, body: bytes) -> bytes:
     return DOMAIN + authorities.context + body
 
 
-def sign_vote(keypair: Keypair, authorities: AuthoritySet, step: Step, height: int, round_: int, value: bytes | None) -> Vote:
+def sign_vote(
+    keypair: Keypair, authorities: AuthoritySet, step: Step, height: int, round_: int, value: bytes | None
+) -> Vote:
     signature = keypair.sign(signing_payload(authorities, vote_body(step, height, round_, value)))
     return Vote(step, height, round_, value, keypair.public_key, signature)
 
 
-def sign_proposal(keypair: Keypair, authorities: AuthoritySet, height: int, round_: int, value: bytes, valid_round: int) -> Proposal:
+def sign_proposal(
+    keypair: Keypair, authorities: AuthoritySet, height: int, round_: int, value: bytes, valid_round: int
+) -> Proposal:
     signature = keypair.sign(signing_payload(authorities, proposal_body(height, round_, value, valid_round)))
     return Proposal(height, round_, value, valid_round, keypair.public_key, signature)
 

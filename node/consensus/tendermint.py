@@ -302,7 +302,8 @@ class Tendermint:
 
     def _skip_round(self, effects: list) -> bool:
         """f+1 signers in a later round: at least one honest node is there, so go too."""
-        later = [r for r, signers in self._round_signers.items() if r > self.round and len(signers) > self.authorities.max_faulty]
+        f = self.authorities.max_faulty
+        later = [r for r, signers in self._round_signers.items() if r > self.round and len(signers) > f]
         if not later:
             return False
         self._start_round(max(later), effects)

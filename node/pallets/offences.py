@@ -76,7 +76,8 @@ class Offences(Pallet):
     def authority_set(self, state) -> AuthoritySet:
         keys = self.Authorities.get(state)
         try:
-            return AuthoritySet(_CODE_CRYPTOS[self.AuthorityCrypto.get(state)], tuple(keys), self.SetId.get(state), self.ChainId.get(state))
+            crypto = _CODE_CRYPTOS[self.AuthorityCrypto.get(state)]
+            return AuthoritySet(crypto, tuple(keys), self.SetId.get(state), self.ChainId.get(state))
         except (InvalidAuthoritySet, KeyError):
             raise self.error("NoAuthorities") from None
 
@@ -101,7 +102,9 @@ class Offences(Pallet):
         if "authorities" not in config:
             return
         crypto = config.get("crypto", "sr25519")
-        authorities = AuthoritySet(crypto, tuple(config["authorities"]), config.get("set_id", 0), config.get("chain_id", b""))
+        authorities = AuthoritySet(
+            crypto, tuple(config["authorities"]), config.get("set_id", 0), config.get("chain_id", b"")
+        )
         self.Authorities.set(state, list(authorities.keys))
         self.AuthorityCrypto.set(state, _CRYPTO_CODES[crypto])
         self.SetId.set(state, authorities.set_id)
