@@ -262,20 +262,8 @@ class Auction:
             left = remaining[s]
             fill = left if left < q else q
             if caps:
-                cap = caps.get((chain_s, chain_b))
-                if cap is not None:
-                    if cap <= fill:  # the tie-line fills up with this match
-                        fill = cap
-                        skip.add(chain_s)  # type: ignore[union-attr]  # a set whenever caps exist
-                    caps[(chain_s, chain_b)] = cap - fill
-            credit_s = credit[s]
-            total = credit_s + credit_b
-            if total:  # divides non-negative ints: rounds toward zero
-                deal = (credit_s * price + credit_b * ask) // total
-                xi = credit_s * PPM // total
-            else:
-                deal = (price + ask) // 2
-                xi = _HALF
+                fill = _take_tie_line(caps, skip, chain_s, chain_b, fill, full=chain_s)
+            deal, xi = transaction_price(credit[s], credit_b, price, ask)
             trades.append(Trade(rnd, b, s, buyer, orders[s].owner, fill, deal, xi))
             q -= fill
             left -= fill
@@ -311,20 +299,8 @@ class Auction:
             left = remaining[b]
             fill = left if left < q else q
             if caps:
-                cap = caps.get((chain_s, chain_b))
-                if cap is not None:
-                    if cap <= fill:
-                        fill = cap
-                        skip.add(chain_b)  # type: ignore[union-attr]
-                    caps[(chain_s, chain_b)] = cap - fill
-            credit_b = credit[b]
-            total = credit_s + credit_b
-            if total:  # divides non-negative ints: rounds toward zero
-                deal = (credit_s * bid + credit_b * price) // total
-                xi = credit_s * PPM // total
-            else:
-                deal = (bid + price) // 2
-                xi = _HALF
+                fill = _take_tie_line(caps, skip, chain_s, chain_b, fill, full=chain_b)
+            deal, xi = transaction_price(credit_s, credit[b], bid, price)
             trades.append(Trade(rnd, b, s, orders[b].owner, seller, fill, deal, xi))
             q -= fill
             left -= fill
@@ -333,6 +309,29 @@ class Auction:
                 bids.pop_best(chain_b)
         remaining[s] = q
         return q
+
+
+def transaction_price(credit_s: Ppm, credit_b: Ppm, bid: Price, ask: Price) -> tuple[Price, Ppm]:
+    """market.md's credit-weighted price of a match and its weight ξ = R_s / (R_s + R_b):
+    ``(R_s·λ_b + R_b·λ_s) // (R_s + R_b)``, the midpoint when both credits are 0. Divides
+    non-negative integers: rounds toward zero."""
+    total = credit_s + credit_b
+    if total:
+        return (credit_s * bid + credit_b * ask) // total, credit_s * PPM // total
+    return (bid + ask) // 2, _HALF
+
+
+def _take_tie_line(caps: dict, skip: set, chain_s: ChainId, chain_b: ChainId, fill: Energy, *, full: ChainId) -> Energy:
+    """Shrink ``fill`` to what the tie-line from ``chain_s`` to ``chain_b`` still carries and
+    charge it; a line that fills up puts ``full`` (the counterpart's chain) in ``skip``."""
+    cap = caps.get((chain_s, chain_b))
+    if cap is None:
+        return fill
+    if cap <= fill:
+        fill = cap
+        skip.add(full)
+    caps[(chain_s, chain_b)] = cap - fill
+    return fill
 
 
 def run_auction(
