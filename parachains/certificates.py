@@ -31,9 +31,9 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from node.security.x509_checks import BAD_SIGNATURE, EXPIRED, FOREIGN_CA, NOT_YET_VALID, issuer_problem, validity_problem
 from node.primitives.ss58 import InvalidAddress, ss58_decode, ss58_encode
 from parachains.roles import Flow, ResourceKind
 
@@ -145,30 +145,19 @@ def load_operator_ca(pem: bytes) -> x509.Certificate:
     return ca
 
 
+_FAULTS = {FOREIGN_CA: Fault.FOREIGN_CA, BAD_SIGNATURE: Fault.BAD_SIGNATURE, NOT_YET_VALID: Fault.NOT_YET_VALID, EXPIRED: Fault.EXPIRED}
+
+
 def _check_issued_by(cert: x509.Certificate, ca: x509.Certificate) -> None:
-    if cert.issuer != ca.subject:
-        raise CertificateInvalid(Fault.FOREIGN_CA, f"issuer {cert.issuer.rfc4514_string()!r}")
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        aki = None
-    # A CA that copies the operator CA's name still has another key: say so, not "tampered".
-    if aki is not None and aki != x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest:
-        raise CertificateInvalid(Fault.FOREIGN_CA, "issued by another key under the operator CA's name")
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError) as e:
-        raise CertificateInvalid(Fault.BAD_SIGNATURE, type(e).__name__) from None
+    problem = issuer_problem(cert, ca, "operator CA")
+    if problem is not None:
+        raise CertificateInvalid(_FAULTS[problem[0]], problem[1])
 
 
 def _check_validity(cert: x509.Certificate, ca: x509.Certificate, now_ms: int) -> None:
-    now = moment_of(now_ms)
-    if now < cert.not_valid_before_utc:
-        raise CertificateInvalid(Fault.NOT_YET_VALID, f"valid from {cert.not_valid_before_utc.isoformat()}")
-    if now > cert.not_valid_after_utc:
-        raise CertificateInvalid(Fault.EXPIRED, f"expired {cert.not_valid_after_utc.isoformat()}")
-    if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
-        raise CertificateInvalid(Fault.EXPIRED, f"the operator CA is valid {ca.not_valid_before_utc.isoformat()} to {ca.not_valid_after_utc.isoformat()}")
+    problem = validity_problem(cert, ca, moment_of(now_ms), "operator CA")
+    if problem is not None:
+        raise CertificateInvalid(_FAULTS[problem[0]], problem[1])
 
 
 def _check_end_entity(cert: x509.Certificate) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from node.security.x509_checks import BAD_SIGNATURE, EXPIRED, FOREIGN_CA, NOT_YET_VALID, issuer_problem, validity_problem
 from node.security.errors import CertificateRejected, Rejection
 from node.security.identity import URI_PREFIX, decode_identity_uri
 from node.security.trust import Trust
@@ -42,29 +42,20 @@ def _parse(data: bytes | str) -> x509.Certificate:
         raise CertificateRejected(Rejection.MALFORMED, str(e)) from None
 
 
+_REASONS = {FOREIGN_CA: Rejection.FOREIGN_CA, BAD_SIGNATURE: Rejection.BAD_SIGNATURE,
+            NOT_YET_VALID: Rejection.NOT_YET_VALID, EXPIRED: Rejection.EXPIRED}
+
+
 def _check_issuer(cert: x509.Certificate, ca: x509.Certificate) -> None:
-    if cert.issuer != ca.subject:
-        raise CertificateRejected(Rejection.FOREIGN_CA, f"issuer {cert.issuer.rfc4514_string()!r}, network CA {ca.subject.rfc4514_string()!r}")
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        aki = None
-    # Another CA reusing our CA's name still has another key: tell that apart from tampering.
-    if aki is not None and aki != x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest:
-        raise CertificateRejected(Rejection.FOREIGN_CA, f"issued by key {aki.hex()[:16]}…, not the network CA's key")
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError) as e:
-        raise CertificateRejected(Rejection.BAD_SIGNATURE, f"tampered or forged ({type(e).__name__})") from None
+    problem = issuer_problem(cert, ca, "network CA")
+    if problem is not None:
+        raise CertificateRejected(_REASONS[problem[0]], problem[1])
 
 
 def _check_validity(cert: x509.Certificate, ca: x509.Certificate, now: datetime) -> None:
-    if now < cert.not_valid_before_utc:
-        raise CertificateRejected(Rejection.NOT_YET_VALID, f"valid from {cert.not_valid_before_utc.isoformat()}")
-    if now > cert.not_valid_after_utc:
-        raise CertificateRejected(Rejection.EXPIRED, f"expired {cert.not_valid_after_utc.isoformat()}")
-    if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
-        raise CertificateRejected(Rejection.EXPIRED, f"the network CA is valid only until {ca.not_valid_after_utc.isoformat()}")
+    problem = validity_problem(cert, ca, now, "network CA")
+    if problem is not None:
+        raise CertificateRejected(_REASONS[problem[0]], problem[1])
 
 
 def _check_revocation(cert: x509.Certificate, crl: x509.CertificateRevocationList) -> None:
