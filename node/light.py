@@ -77,6 +77,10 @@ class LightClient:
         return await trio.to_thread.run_sync(self._call, method, params)
 
     async def finalized(self) -> Header:
+        return (await self.finalized_with_justification())[0]
+
+    async def finalized_with_justification(self) -> tuple[Header, bytes | None]:
+        """The finalized header, verified, and the justification that proves it (None at genesis)."""
         head = await self.call("chain_getFinalizedHead", [])
         block = await self.call("chain_getBlock", [head])
         try:
@@ -88,12 +92,16 @@ class LightClient:
         justifications = block.get("justifications") or []
         justification = bytes.fromhex(justifications[0][1][2:]) if justifications else None
         verify_finalized(header, justification, self.authorities)
-        return header
+        return header, justification
 
     async def read(self, keys: list[bytes], *, at: Header) -> dict[bytes, bytes | None]:
+        return (await self.read_with_proof(keys, at=at))[0]
+
+    async def read_with_proof(self, keys: list[bytes], *, at: Header) -> tuple[dict[bytes, bytes | None], list[bytes]]:
+        """The keys' values proven against ``at``'s state root, and the proof's nodes."""
         answer = await self.call("state_getReadProof", [["0x" + k.hex() for k in keys], "0x" + at.hash.hex()])
         try:
             proof = [bytes.fromhex(p[2:]) for p in answer["proof"]]
         except (KeyError, TypeError, ValueError) as e:
             raise LightClientError(f"malformed read proof: {e}") from None
-        return verify_read(at, proof, keys)
+        return verify_read(at, proof, keys), proof

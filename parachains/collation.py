@@ -14,22 +14,25 @@ from node.runtime.executive import Executive
 from node.runtime.overlay import StateOverlay
 from node.trie import RecordingStore, Trie
 from relay.primitives import CandidateCommitments, CandidateDescriptor, CandidateReceipt, PoV
+from relay.validation import message_commitments
 
 
-def record_pov(executive: Executive, node_store, parent: Header, block: Block) -> PoV:
+def record_pov(executive: Executive, node_store, parent: Header, block: Block) -> tuple[PoV, dict]:
     """The proof of validity of ``block``: every trie node its execution on ``parent``'s state
-    touched. ``node_store`` reads the parachain's trie nodes (the node's database)."""
+    touched; and the storage changes it made. ``node_store`` reads the parachain's trie nodes
+    (the node's database)."""
     recorder = RecordingStore(node_store)
     trie = Trie(recorder, parent.state_root)  # no shared cache: every read must reach the recorder
     state = StateOverlay(trie.get)
     execute_block(executive, state, block)
     trie.apply_changes(state.changes)  # records the nodes the new root is computed from
-    return PoV(block.encode(), tuple(recorder.proof()))
+    return PoV(block.encode(), tuple(recorder.proof())), state.changes
 
 
 def build_candidate(
     executive: Executive, node_store, para_id: int, relay_parent: bytes, parent: Header, block: Block, collator: bytes
 ) -> tuple[CandidateReceipt, PoV]:
-    pov = record_pov(executive, node_store, parent, block)
+    pov, changes = record_pov(executive, node_store, parent, block)
     descriptor = CandidateDescriptor(para_id, relay_parent, parent.hash, pov.hash, collator)
-    return CandidateReceipt(descriptor, CandidateCommitments(block.header.encode())), pov
+    outbound, processed = message_commitments(executive, changes)
+    return CandidateReceipt(descriptor, CandidateCommitments(block.header.encode(), outbound, processed)), pov

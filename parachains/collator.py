@@ -6,6 +6,9 @@ candidate. Finality first keeps the relay from anchoring a block the parachain l
 A parachain faster than the relay gets every block validated because the relay includes several
 consecutive candidates of one para in one relay block (see `relay.inclusion`).
 
+Each block this node authors imports the newest finalized relay header and the messages waiting
+for this chain, proven against it (`parachains.inbound`, fetched once per tick).
+
 Every collator submits (the relay de-duplicates by candidate hash), so one crashed collator
 does not stall the para. Candidates not anchored after `RESUBMIT_AFTER` relay follow ticks are
 sent again. The follow loop runs once per parachain block time; a relay that cannot be reached
@@ -20,7 +23,9 @@ import trio
 
 from node.primitives.header import Header
 from node.service.node import NodeExtension
+from node.runtime.overlay import StateOverlay
 from parachains.collation import build_candidate
+from parachains.inbound import RelayView, channels_of, fetch_relay_view, relay_data
 from parachains.relay_client import Anchored, RelayError
 
 log = logging.getLogger("parawatt.collator")
@@ -42,6 +47,7 @@ class CollationService(NodeExtension):
         self._submitted: dict[bytes, int] = {}  # para block hash -> tick it was last sent
         self._tick = 0
         self.candidates_submitted = 0
+        self.relay_view: RelayView | None = None  # what the next block imports from the relay
 
     # -- what the node exposes ----------------------------------------------------------------
     def anchored_number(self) -> int:
@@ -85,6 +91,25 @@ class CollationService(NodeExtension):
             log.info("para %d: anchored #%d 0x%s… in relay #%d", self.para_id, anchored.header.number, anchored.head_hash.hex()[:12], anchored.relay_number)
         self.anchored = anchored
         await self._submit_pending(anchored)
+        await self._fetch_relay_view()
+
+    # -- relay headers and messages in ----------------------------------------------------------
+    async def _fetch_relay_view(self) -> None:
+        runtime = self.node.config.runtime
+        messaging = runtime.by_name.get("Messaging")
+        if messaging is None or "ParachainSystem" not in runtime.by_name:
+            return
+        sources, dests = channels_of(self.node.db.iter_state(messaging.Channels.prefix), messaging.Channels.prefix, self.para_id)
+        state = StateOverlay(self.node.db.state)
+        watermarks = {s: messaging.Inbound.get(state, s)["count"] for s in sources}
+        self.relay_view = await fetch_relay_view(self.relay, self.para_id, sources, dests, watermarks)
+
+    def inherents(self, state) -> list[bytes]:
+        if self.relay_view is None:
+            return []
+        runtime = self.node.config.runtime
+        data = relay_data(self.relay_view, runtime, state, self.para_id)
+        return [] if data is None else [runtime.call_type.encode(data.call())]
 
     async def _submit_pending(self, anchored: Anchored) -> None:
         chain = self.node.chain
@@ -120,7 +145,7 @@ def forge_candidate(kind: str, chain, parent: Header, block, receipt, pov):
 
     from node.primitives.header import Block, extrinsics_root
     from node.runtime.block_execution import ordered_root
-    from relay.primitives import CandidateCommitments, PoV
+    from relay.primitives import PoV
 
     if kind == "missing_node":
         pov = PoV(pov.block, pov.proof[1:])
@@ -135,6 +160,6 @@ def forge_candidate(kind: str, chain, parent: Header, block, receipt, pov):
         else:  # "state_root" (and an empty block under "invalid_transaction")
             header = dataclasses.replace(header, state_root=bytes(32))
         pov = PoV(Block(header, extrinsics).encode(), pov.proof)
-        receipt = dataclasses.replace(receipt, commitments=CandidateCommitments(header.encode()))
+        receipt = dataclasses.replace(receipt, commitments=dataclasses.replace(receipt.commitments, head_data=header.encode()))
     descriptor = dataclasses.replace(receipt.descriptor, pov_hash=pov.hash)
     return dataclasses.replace(receipt, descriptor=descriptor), pov

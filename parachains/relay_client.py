@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import trio
 
 from node.consensus.authorities import AuthoritySet
-from node.light import LightClient, LightClientError, verify_finalized
+from node.light import LightClient, LightClientError, verify_finalized, verify_read
 from node.primitives.hashing import twox_64
 from node.primitives.header import Header
 from node.trie import InvalidProof, verify_read_proof
@@ -78,6 +78,20 @@ class RpcRelayClient:
         head = ParaHeadType.decode_all(value)
         return Anchored(head["head_hash"], head["head_data"], header.hash, header.number)
 
+    async def finalized(self) -> tuple[Header, bytes | None]:
+        """The relay's finalized header (verified) and its justification."""
+        try:
+            return await self.light.finalized_with_justification()
+        except LightClientError as e:
+            raise RelayError(str(e)) from None
+
+    async def read(self, keys: list[bytes], header: Header) -> tuple[dict[bytes, bytes | None], list[bytes]]:
+        """Relay state at ``header``: the keys' values, verified, and the proof's nodes."""
+        try:
+            return await self.light.read_with_proof(keys, at=header)
+        except LightClientError as e:
+            raise RelayError(str(e)) from None
+
     async def submit_candidate(self, receipt: CandidateReceipt, pov: PoV) -> dict:
         try:
             return await self.light.call("paras_submitCandidate", ["0x" + receipt.encode().hex(), "0x" + pov.encode().hex()])
@@ -112,6 +126,29 @@ class LocalRelayClient:
         proof = node.chain.state_at(header.hash).read_proof([para_head_key(para_id)])
         head_hash, head_data, _ = verify_para_head(para_id, header, proof)
         return Anchored(head_hash, head_data, header.hash, header.number)
+
+    async def finalized(self) -> tuple[Header, bytes | None]:
+        await trio.lowlevel.checkpoint()
+        node = self._node()
+        header = node.chain.finalized
+        justification = node.chain.justification(header.hash)
+        try:
+            verify_finalized(header, justification, self.authorities)
+        except LightClientError as e:
+            raise RelayError(str(e)) from None
+        return header, justification
+
+    async def read(self, keys: list[bytes], header: Header) -> tuple[dict[bytes, bytes | None], list[bytes]]:
+        await trio.lowlevel.checkpoint()
+        node = self._node()
+        state = node.chain.state_at(header.hash)
+        if state is None:
+            raise RelayError("the relay node does not have that block's state")
+        proof = state.read_proof(keys)
+        try:
+            return verify_read(header, proof, keys), proof
+        except LightClientError as e:
+            raise RelayError(str(e)) from None
 
     async def submit_candidate(self, receipt: CandidateReceipt, pov: PoV) -> dict:
         await trio.lowlevel.checkpoint()

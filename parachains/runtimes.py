@@ -1,8 +1,8 @@
 """The demand, DG and storage parachain runtimes (issue 4, item 5).
 
 Each is the shared FRAME-style base (System, Timestamp, Balances, TransactionPayment, Sudo) plus
-the market pallets, with the kind's rules (`parachains.roles`). Indices 5–9 are left free for
-the parachain-system pallets the collator role will add, so the market pallets keep theirs.
+cross-chain messaging (Messaging 5, ParachainSystem 6, XTransfers 7; 8–9 free) and the market
+pallets, with the kind's rules (`parachains.roles`).
 
 | kind    | para id | spec name         | crate                     | trades       |
 |---------|---------|-------------------|---------------------------|--------------|
@@ -24,12 +24,14 @@ from node.pallets.messaging import Messaging
 from node.runtime.runtime import Runtime, RuntimeVersion
 from parachains.meters import Meters
 from parachains.orders import Orders
+from parachains.parachain_system import ParachainSystem
+from parachains.xtransfers import XTransfers
 from parachains.periods import PeriodConfig
 from parachains.registry import Registry
 from parachains.roles import PARACHAIN_KINDS, chain_rules
 
 SPEC_VERSION = 100
-MESSAGING_INDEX = 5  # cross-chain message queues (pallet indices 6-9 stay free for parachain-system work)
+MESSAGING_INDEX, PARACHAIN_SYSTEM_INDEX, XTRANSFERS_INDEX = 5, 6, 7  # cross-chain messages and transfers
 REGISTRY_INDEX, METERS_INDEX, ORDERS_INDEX = 10, 11, 12
 
 
@@ -51,6 +53,8 @@ def build_parachain_runtime(
     payment = TransactionPayment(3, balances)
     sudo = Sudo(4)
     messaging = Messaging(MESSAGING_INDEX, rules.para_id)
+    parachain_system = ParachainSystem(PARACHAIN_SYSTEM_INDEX, rules.para_id, messaging)
+    xtransfers = XTransfers(XTRANSFERS_INDEX, rules.para_id, balances, messaging, parachain_system)
     registry = Registry(REGISTRY_INDEX, timestamp, rules, ss58_prefix=SS58_PREFIX)
     meters = Meters(METERS_INDEX, registry, timestamp, rules.para_id, periods)
     orders = Orders(ORDERS_INDEX, balances, registry, timestamp, rules, periods,
@@ -58,8 +62,9 @@ def build_parachain_runtime(
     version = RuntimeVersion(spec_name=rules.spec_name, impl_name="parawatt-node", spec_version=SPEC_VERSION,
                              transaction_version=1, apis=RUNTIME_APIS)
     return Runtime(crate=rules.crate, version=version,
-                   pallets=[system, timestamp, balances, payment, sudo, messaging, registry, meters, orders],
-                   inherents=[("Timestamp", "set")])
+                   pallets=[system, timestamp, balances, payment, sudo, messaging, parachain_system, xtransfers,
+                            registry, meters, orders],
+                   inherents=[("Timestamp", "set"), ("ParachainSystem", "set_relay_data")])
 
 
 __all__ = ["build_parachain_runtime", "PARACHAIN_KINDS"]

@@ -179,6 +179,8 @@ class BackingService(NodeExtension):
         # Parents before children: order each para's candidates by block number.
         backed.sort(key=lambda c: (c.receipt.descriptor.para_id, Header.decode(c.receipt.commitments.head_data).number))
         check = self.inclusion.check_enter(state, EnterData(tuple(backed), tuple(invalid)))
+        for dropped in check.dropped:  # a stale parent is routine (included already, or lost a race)
+            (log.debug if dropped.error == "WrongParentHead" else log.warning)("candidate 0x%s of para %d left out: %s", dropped.candidate_hash.hex()[:12], dropped.para_id, dropped.error)
         if check.data.is_empty:
             return []
         for report in check.data.invalid:  # reported once: forget them

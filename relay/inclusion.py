@@ -16,9 +16,12 @@ A backed candidate is included when, in this order:
    (`DuplicateValidator`), at least `Paras.threshold` of them (`InsufficientBacking`), and each is
    signed by its validator over ``Statement.payload(relay chain id)`` (`BadSignature`);
 5. its head data decodes as a header (`InvalidHeadData`) whose parent is the old head and whose
-   number follows it (`HeadNotChildOfParent`).
-Then the para's head becomes the new header and `CandidateBacked` and `CandidateIncluded` are
-emitted. Any failure fails the inherent, and with it the block; so the author first keeps only
+   number follows it (`HeadNotChildOfParent`);
+6. its outbound messages continue the anchored queues and its processed watermarks move
+   forward within them (the Router's errors, `relay.router`).
+Then the para's head becomes the new header, the Router anchors its messages, and
+`CandidateBacked` and `CandidateIncluded` are emitted; messages it sent to the relay are
+processed right away, after the events. Any failure fails the inherent, and with it the block; so the author first keeps only
 what `check_enter` accepts.
 
 Decisions:
@@ -48,6 +51,7 @@ from node.runtime.errors import ModuleError
 from node.runtime.overlay import StateOverlay
 from node.runtime.pallet import Constant, Pallet, StorageValue, call, event
 from relay.paras import ParaHead, Paras
+from relay.router import Routed, Router
 from relay.primitives import INVALID, VALID, BackedCandidate, CandidateReceipt, ParaId, Statement
 from relay.types import BackedCandidateType, InvalidReportType
 
@@ -106,6 +110,7 @@ class Inclusion:
     head: ParaHead
     relay_parent: bytes
     number: int  # the para block's number
+    routed: Routed  # what its messages did, for the Router to dispatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +158,11 @@ class ParaInclusion(Pallet):
         ("AlreadyEntered", "`enter` may run once per block."),
     )
 
-    def __init__(self, index: int, system, paras: Paras):
+    def __init__(self, index: int, system, paras: Paras, router: Router):
         super().__init__(index)
         self.system = system
         self.paras = paras
+        self.router = router
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -183,6 +189,7 @@ class ParaInclusion(Pallet):
             self.deposit_event(ctx, "CandidateIncluded", {
                 "para_id": done.para_id, "candidate_hash": done.candidate_hash,
                 "head_hash": done.head.head_hash, "number": done.number})
+            self.router.dispatch(ctx, done.routed, candidate.receipt.commitments)
         for receipt, statements in invalid:
             reason = self.verify_report(state, context, receipt, statements)
             self.deposit_event(ctx, "CandidateInvalid", {
@@ -218,7 +225,8 @@ class ParaInclusion(Pallet):
         backed, invalid, dropped = [], [], []
         for candidate in data.backed:
             try:
-                self.apply_backed(scratch, context, candidate)
+                with scratch.transaction():
+                    self.apply_backed(scratch, context, candidate)
             except ModuleError as e:
                 dropped.append(Dropped(candidate.receipt.descriptor.para_id, candidate.receipt.hash, e.error))
             else:
@@ -244,8 +252,9 @@ class ParaInclusion(Pallet):
         return InclusionContext(validators, self.paras.threshold(state), recent, block_number)
 
     def apply_backed(self, state, context: InclusionContext, candidate: BackedCandidate) -> Inclusion:
-        """Check one backed candidate (rules 1-5), then store its head. Raises the pallet's
-        error, having written nothing, if a rule fails."""
+        """Check one backed candidate (rules 1-6), then store its head and anchor its messages.
+        Raises the pallet's (or the Router's) error if a rule fails; run it in a storage
+        transaction to drop what rule 6 may have written before failing."""
         receipt = candidate.receipt
         descriptor = receipt.descriptor
         head = self.paras.head_of(state, descriptor.para_id)
@@ -258,8 +267,9 @@ class ParaInclusion(Pallet):
         candidate_hash = receipt.hash
         self._verify_statements(context, candidate.statements, candidate_hash, VALID, context.threshold, "InsufficientBacking")
         header = self._child_header(head, receipt.commitments.head_data)
+        routed = self.router.include(state, descriptor.para_id, receipt.commitments)
         new_head = self.paras.set_head(state, descriptor.para_id, receipt.commitments.head_data, context.block_number)
-        return Inclusion(descriptor.para_id, candidate_hash, new_head, descriptor.relay_parent, header.number)
+        return Inclusion(descriptor.para_id, candidate_hash, new_head, descriptor.relay_parent, header.number, routed)
 
     def verify_report(self, state, context: InclusionContext, receipt: CandidateReceipt, statements) -> bytes:
         """Check an invalidity report; the reason it gives (its first statement's)."""

@@ -42,15 +42,60 @@ def _hash(data: bytes, offset: int) -> tuple[bytes, int]:
     return decode_fixed(data, offset, HASH_LEN)
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateCommitments:
-    """What the candidate's block commits to, checked by every validator."""
+MAX_MESSAGE_SIZE = 64 * 1024  # one cross-chain message, bytes
+MAX_CANDIDATE_MESSAGES = 8192  # messages one candidate may send, over all channels
+MAX_CHANNELS = 1024  # channel entries one candidate may list
 
-    head_data: bytes  # the new parachain header, SCALE-encoded; its blake2_256 is the new head
-    outbound_messages_root: bytes = bytes(HASH_LEN)  # hash-chain head of messages sent (none yet)
+
+@dataclass(frozen=True, slots=True)
+class OutboundBatch:
+    """The messages one parachain block queued for one destination: numbers ``first`` … and the
+    queue head after them (`node.pallets.messaging.next_head` chained over ``messages``)."""
+
+    dest: ParaId  # 0 is the relay
+    first: int  # u64: the queue index of messages[0]
+    messages: tuple[bytes, ...]
+    head: bytes
 
     def encode(self) -> bytes:
-        return encode_bytes(self.head_data) + self.outbound_messages_root
+        return (
+            self.dest.to_bytes(4, "little") + self.first.to_bytes(8, "little")
+            + encode_compact(len(self.messages)) + b"".join(encode_bytes(m) for m in self.messages) + self.head
+        )
+
+
+def decode_outbound_batch(data: bytes, offset: int) -> tuple[OutboundBatch, int]:
+    dest, offset = decode_uint(data, offset, 4)
+    first, offset = decode_uint(data, offset, 8)
+    count, offset = decode_compact(data, offset)
+    if count > min(MAX_CANDIDATE_MESSAGES, len(data) - offset):
+        raise DecodeError("message count exceeds the input")
+    messages = []
+    for _ in range(count):
+        message, offset = decode_bytes(data, offset)
+        if len(message) > MAX_MESSAGE_SIZE:
+            raise DecodeError("message too large")
+        messages.append(message)
+    head, offset = _hash(data, offset)
+    return OutboundBatch(dest, first, tuple(messages), head), offset
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateCommitments:
+    """What the candidate's block commits to, checked by every validator against re-execution:
+    its header, the messages it sent, and how far it processed each inbound queue."""
+
+    head_data: bytes  # the new parachain header, SCALE-encoded; its blake2_256 is the new head
+    outbound: tuple[OutboundBatch, ...] = ()  # messages sent by this block, per destination
+    processed: tuple[tuple[ParaId, int], ...] = ()  # (source, inbound watermark) moved by this block
+
+    def encode(self) -> bytes:
+        return (
+            encode_bytes(self.head_data)
+            + encode_compact(len(self.outbound)) + b"".join(b.encode() for b in self.outbound)
+            + encode_compact(len(self.processed))
+            + b"".join(s.to_bytes(4, "little") + n.to_bytes(8, "little") for s, n in self.processed)
+        )
 
     @property
     def head_hash(self) -> bytes:
@@ -61,8 +106,24 @@ def decode_commitments(data: bytes, offset: int) -> tuple[CandidateCommitments, 
     head, offset = decode_bytes(data, offset)
     if len(head) > MAX_HEAD_DATA:
         raise DecodeError("head data too large")
-    root, offset = _hash(data, offset)
-    return CandidateCommitments(head, root), offset
+    count, offset = decode_compact(data, offset)
+    if count > MAX_CHANNELS:
+        raise DecodeError("too many outbound channels")
+    outbound = []
+    for _ in range(count):
+        batch, offset = decode_outbound_batch(data, offset)
+        outbound.append(batch)
+    if sum(len(b.messages) for b in outbound) > MAX_CANDIDATE_MESSAGES:
+        raise DecodeError("too many messages in one candidate")
+    count, offset = decode_compact(data, offset)
+    if count > MAX_CHANNELS:
+        raise DecodeError("too many inbound watermarks")
+    processed = []
+    for _ in range(count):
+        source, offset = decode_uint(data, offset, 4)
+        watermark, offset = decode_uint(data, offset, 8)
+        processed.append((source, watermark))
+    return CandidateCommitments(head, tuple(outbound), tuple(processed)), offset
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The relay chain's runtime: the shared FRAME-style pallets, Offences, and the parachain pallets
-(Paras, ParaInclusion).
+(Paras, ParaInclusion), the Router of cross-chain messages and XTransfers.
 
 Genesis config, one section per pallet (`Runtime.build_genesis`):
 
@@ -14,6 +14,7 @@ Genesis config, one section per pallet (`Runtime.build_genesis`):
         "backing_votes": 2,                                 # default f + 1 (2 of 4)
         "chain_id": b"…",                                   # the relay chain id statements sign
       },
+      "Router": {"channels": [(sender, receiver, capacity, max_message_size), …]},  # 0 is the relay
     }
 
 Byte values may also be 0x-hex strings in the Paras section. Default para ids: 2000 demand,
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 from node.dev_runtime import EXISTENTIAL_DEPOSIT, RUNTIME_APIS
 from node.pallets.balances import Balances
-from node.pallets.messaging import RELAY_CHAIN, Messaging
 from node.pallets.offences import Offences
 from node.pallets.sudo import Sudo
 from node.pallets.system import System
@@ -33,6 +33,8 @@ from node.pallets.transaction_payment import TransactionPayment
 from node.runtime.runtime import Runtime, RuntimeVersion
 from relay.inclusion import ParaInclusion
 from relay.paras import Paras
+from relay.router import Router
+from relay.xtransfers import RelayXTransfers
 
 CRATE = "parawatt_relay_runtime"
 SPEC_NAME = "parawatt-relay"
@@ -49,14 +51,15 @@ def build_relay_runtime(*, spec_name: str = SPEC_NAME, block_time_ms: int = 1000
     sudo = Sudo(4)
     offences = Offences(5)
     paras = Paras(6)
-    inclusion = ParaInclusion(7, system, paras)
-    messaging = Messaging(8, RELAY_CHAIN)
+    router = Router(8)
+    inclusion = ParaInclusion(7, system, paras, router)
+    xtransfers = RelayXTransfers(9, balances, paras, router)
     version = RuntimeVersion(
         spec_name=spec_name, impl_name="parawatt-node", spec_version=100, transaction_version=1, apis=RUNTIME_APIS
     )
     return Runtime(
         crate=CRATE,
         version=version,
-        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion, messaging],
+        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion, router, xtransfers],
         inherents=INHERENTS,
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from node.primitives.scale_types import U8, U32, Array, Bytes, Composite, Field, H256, Sequence_, Tuple, Variant, VariantSpec
+from node.primitives.scale_types import U8, U32, U64, Array, Bytes, Composite, Field, H256, Sequence_, Tuple, Variant, VariantSpec
 from relay.primitives import (
     HASH_LEN,
     INVALID,
     MAX_HEAD_DATA,
+    MAX_MESSAGE_SIZE,
     MAX_REASON,
     SIGNATURE_LEN,
     VALID,
@@ -75,7 +76,10 @@ def _check_statement(s: Statement) -> None:
 def _check_commitments(c: CandidateCommitments) -> None:
     if len(c.head_data) > MAX_HEAD_DATA:
         raise ValueError(f"head data is at most {MAX_HEAD_DATA} bytes")
-    _check_hashes(c, "outbound_messages_root")
+    for batch in c.outbound:
+        _check_hashes(batch, "head")
+        if any(len(m) > MAX_MESSAGE_SIZE for m in batch.messages):
+            raise ValueError(f"a message is at most {MAX_MESSAGE_SIZE} bytes")
 
 
 def _check_receipt(r: CandidateReceipt) -> None:
@@ -109,9 +113,22 @@ CandidateDescriptorType = WireType(
     decode_descriptor,
     _check_descriptor,
 )
+OutboundBatchType = Composite(
+    _PATH + "OutboundBatch",
+    [
+        Field("dest", U32, "ParaId"),
+        Field("first", U64, "u64"),
+        Field("messages", Sequence_(Bytes), "Vec<Vec<u8>>"),
+        Field("head", H256, "Hash"),
+    ],
+)
 CandidateCommitmentsType = WireType(
     "CandidateCommitments",
-    [Field("head_data", Bytes, "HeadData"), Field("outbound_messages_root", H256, "Hash")],
+    [
+        Field("head_data", Bytes, "HeadData"),
+        Field("outbound", Sequence_(OutboundBatchType), "Vec<OutboundBatch>"),
+        Field("processed", Sequence_(Tuple(U32, U64)), "Vec<(ParaId, u64)>"),
+    ],
     decode_commitments,
     _check_commitments,
 )

@@ -2,7 +2,8 @@
 
 Nothing but the PoV's trie nodes is available: a read that needs a node the proof lacks makes
 the candidate invalid, and so does a node the execution never used (a padded proof). The new
-state root must equal the block header's, and the header must be the candidate's commitment.
+state root must equal the block header's, the header must be the candidate's commitment, and so
+must the messages the block sent and the inbound watermarks it moved.
 Every refusal is an `InvalidCandidate` whose reason goes into the signed INVALID statement.
 """
 
@@ -23,6 +24,13 @@ class InvalidCandidate(Exception):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+
+
+def message_commitments(executive: Executive, changes) -> tuple[tuple, tuple]:
+    """(outbound batches, processed watermarks) a block's execution committed to; a runtime
+    without messaging commits to none."""
+    messaging = executive.runtime.by_name.get("Messaging")
+    return messaging.block_commitments(changes) if messaging is not None else ((), ())
 
 
 def validate_candidate(executive: Executive, receipt: CandidateReceipt, pov: PoV, parent: Header) -> Header:
@@ -57,6 +65,8 @@ def validate_candidate(executive: Executive, receipt: CandidateReceipt, pov: PoV
         raise InvalidCandidate(f"the block is invalid: {e}") from None
     if root != header.state_root:
         raise InvalidCandidate("the state root differs from the one execution gives")
+    if message_commitments(executive, state.changes) != (receipt.commitments.outbound, receipt.commitments.processed):
+        raise InvalidCandidate("the committed messages differ from what the block sends and processes")
     if store.duplicates:
         raise InvalidCandidate("the proof of validity repeats trie nodes")
     if store.unused():

@@ -15,20 +15,31 @@ The receiver acknowledges by its watermark (proven back to the sender); the send
 it, which frees capacity.
 
 What proves a delivery (the relay-anchored queue head and the SPV proofs of the messages) is the
-caller's business: `receive` takes the head and count the caller has proven.
+caller's business (`parachains.parachain_system`): `receive` takes the head and count the caller
+has proven. What a block sent and processed goes into its candidate's commitments
+(`block_commitments`), which validators recompute and the relay stores.
+
+Messages start with a protocol byte naming their handler: 0 is a remark (`send` — any signed
+account can message another chain, which records it as an event), 1 is a token transfer
+(`pallet_xtransfers`). A handler that fails is rolled back on its own and reported as
+`MessageFailed`; the watermark moves anyway, so every message is processed exactly once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Callable
 
 from node.primitives.hashing import blake2_256
-from node.primitives.scale_types import U32, U64, Bytes, Composite, Field, H256
+from node.primitives.scale_types import U32, U64, AccountId, Bytes, Composite, Field, H256
+from node.runtime.errors import DispatchError
 from node.runtime.pallet import Constant, Pallet, StorageMap, call, event, map_of
 
 RELAY_CHAIN = 0  # the relay's chain id in channel names
 EMPTY_HEAD = bytes(32)
 OPEN_WEIGHT = 20_000_000
+SEND_WEIGHT = 30_000_000
+REMARK, TRANSFER = 0, 1  # protocol bytes: the handler a message is for
+MAX_REMARK = 1024
 
 ChannelConfig = Composite(
     "pallet_messaging::ChannelConfig",
@@ -51,14 +62,32 @@ def chain_heads(head: bytes, messages) -> bytes:
     return head
 
 
-@dataclass(frozen=True, slots=True)
-class Commitment:
-    """What a chain's block commits to for one outbound channel (goes into candidate
-    commitments, and the relay stores it)."""
+class MessageHandlers:
+    """Received messages to their handlers by protocol byte. Each runs in its own storage
+    transaction: one that raises is rolled back alone and reported as `MessageFailed` by the
+    owning pallet (which declares that event), and the queue moves on."""
 
-    dest: int
-    head: bytes
-    count: int
+    def __init__(self, pallet):
+        self.pallet = pallet  # declares the `Remark` and `MessageFailed` events
+        self.handlers: dict[int, Callable] = {REMARK: self._on_remark}  # protocol -> fn(ctx, source, seq, body)
+
+    def register(self, protocol: int, handler: Callable) -> None:
+        self.handlers[protocol] = handler
+
+    def dispatch(self, ctx, source: int, seq: int, message: bytes) -> None:
+        handler = self.handlers.get(message[0]) if message else None
+        try:
+            if handler is None:
+                raise ValueError("unknown message protocol")
+            with ctx.state.transaction():
+                handler(ctx, source, seq, message[1:])
+        except (DispatchError, ValueError) as e:
+            self.pallet.deposit_event(ctx, "MessageFailed", {"source": source, "seq": seq, "error": str(e).encode()[:200]})
+
+    def _on_remark(self, ctx, source: int, seq: int, body: bytes) -> None:
+        if len(body) < 32:
+            raise ValueError("a remark names its sender")
+        self.pallet.deposit_event(ctx, "Remark", {"source": source, "sender": body[:32], "data": body[32:]})
 
 
 class Messaging(Pallet):
@@ -83,6 +112,8 @@ class Messaging(Pallet):
         event(1, "MessageSent", "A message was queued as number `seq` of its channel.", dest=U32, seq=U64, head=H256),
         event(2, "MessagesReceived", "Messages were received in order; the watermark moved.", source=U32, count=U64, head=H256),
         event(3, "Acknowledged", "The receiver confirmed messages; the queue was pruned.", dest=U32, count=U64),
+        event(4, "Remark", "A remark arrived from another chain.", source=U32, sender=AccountId, data=Bytes),
+        event(5, "MessageFailed", "A received message could not be processed; nothing of it was kept.", source=U32, seq=U64, error=Bytes),
     )
 
     # -- errors -------------------------------------------------------------------------------
@@ -93,14 +124,16 @@ class Messaging(Pallet):
         ("ChannelExists", "This channel is already open."),
         ("BadChannelBounds", "Capacity and message size must be positive."),
         ("HeadMismatch", "The messages do not continue the queue from the watermark to the proven head."),
-        ("CountMismatch", "The number of messages does not match the proven count."),
         ("StaleDelivery", "The proven queue is not ahead of the watermark (a replay)."),
         ("BadAcknowledgement", "An acknowledgement beyond what was sent, or going backwards."),
+        ("BeyondQueue", "The delivery goes past the proven end of the queue."),
+        ("RemarkTooLarge", "A remark is at most 1024 bytes."),
     )
 
     def __init__(self, index: int, chain_id: int):
         super().__init__(index)
         self.chain_id = chain_id  # this chain's id: RELAY_CHAIN or its para id
+        self.handlers = MessageHandlers(self)
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -114,6 +147,14 @@ class Messaging(Pallet):
         self._open(ctx.state, sender, receiver, capacity, max_message_size)
         self.deposit_event(ctx, "ChannelOpened", {"sender": sender, "receiver": receiver, "capacity": capacity,
                                                   "max_message_size": max_message_size})
+
+    @call(1, dest=U32, data=Bytes, weight=SEND_WEIGHT)
+    def send_remark(self, ctx, origin, dest, data):
+        """Send ``data`` to chain ``dest`` (0 is the relay); it arrives there as a `Remark` event."""
+        who = ctx.ensure_signed(origin)
+        if len(data) > MAX_REMARK:
+            raise self.error("RemarkTooLarge")
+        self.send(ctx, dest, bytes((REMARK,)) + who + data)
 
     # -- the interface other pallets use ------------------------------------------------------
     def send(self, ctx, dest: int, message: bytes) -> int:
@@ -136,20 +177,26 @@ class Messaging(Pallet):
         return index
 
     def receive(self, ctx, source: int, messages: list[bytes], proven_head: bytes, proven_count: int) -> None:
-        """Accept ``messages`` from ``source`` if they continue the queue from the watermark to the
-        proven (head, count) exactly; move the watermark. The caller dispatches them after."""
+        """Accept ``messages`` from ``source``: the next ones of its queue after the watermark,
+        each already proven by the caller. When they reach the proven end of the queue
+        (``proven_count``), the hash chain from the watermark must give ``proven_head`` too.
+        Moves the watermark, then hands each message to its handler."""
         state = ctx.state
         if self.Channels.get(state, source, self.chain_id) is None:
             raise self.error("NoChannel")
         watermark = self.Inbound.get(state, source)
-        if proven_count <= watermark["count"]:
+        if not messages or proven_count <= watermark["count"]:
             raise self.error("StaleDelivery")
-        if watermark["count"] + len(messages) != proven_count:
-            raise self.error("CountMismatch")
-        if chain_heads(watermark["head"], messages) != proven_head:
+        count = watermark["count"] + len(messages)
+        if count > proven_count:
+            raise self.error("BeyondQueue")
+        head = chain_heads(watermark["head"], messages)
+        if count == proven_count and head != proven_head:
             raise self.error("HeadMismatch")
-        self.Inbound.set(state, source, {"head": proven_head, "count": proven_count})
-        self.deposit_event(ctx, "MessagesReceived", {"source": source, "count": proven_count, "head": proven_head})
+        self.Inbound.set(state, source, {"head": head, "count": count})
+        self.deposit_event(ctx, "MessagesReceived", {"source": source, "count": count, "head": head})
+        for seq, message in enumerate(messages, start=watermark["count"]):
+            self.handlers.dispatch(ctx, source, seq, message)
 
     def acknowledge(self, ctx, dest: int, processed: int) -> None:
         """The receiver has processed ``processed`` messages (proven by the caller): prune them."""
@@ -169,14 +216,32 @@ class Messaging(Pallet):
         count = self.Outbound.get(state, dest)["count"]
         return [self.OutboundMessages.get(state, dest, i) for i in range(since, count)]
 
-    def commitments(self, state, destinations) -> list[Commitment]:
-        """The outbound heads a block commits to, for the candidate's commitments."""
-        out = []
-        for dest in destinations:
-            queue = self.Outbound.get(state, dest)
-            if queue["count"]:
-                out.append(Commitment(dest, queue["head"], queue["count"]))
-        return out
+    def block_commitments(self, changes: dict[bytes, bytes | None]):
+        """What a block's storage changes say it sent and processed, for its candidate:
+        (outbound batches, per destination; inbound watermarks moved, per source). Validators
+        run this on their re-execution, collators on theirs, so both derive the same."""
+        from relay.primitives import OutboundBatch  # the candidate type; relay imports this module
+
+        sent: dict[int, dict[int, bytes]] = {}
+        heads: dict[int, dict] = {}
+        processed: list[tuple[int, int]] = []
+        out_prefix, msg_prefix, in_prefix = self.Outbound.prefix, self.OutboundMessages.prefix, self.Inbound.prefix
+        for key, value in changes.items():
+            if value is None:
+                continue  # pruned by an acknowledgement
+            if key.startswith(msg_prefix):
+                dest, index = _u32_at(key, len(msg_prefix)), int.from_bytes(key[len(msg_prefix) + 20:], "little")
+                sent.setdefault(dest, {})[index] = self.OutboundMessages.value.decode_all(value)
+            elif key.startswith(out_prefix):
+                heads[_u32_at(key, len(out_prefix))] = QueueState.decode_all(value)
+            elif key.startswith(in_prefix):
+                processed.append((_u32_at(key, len(in_prefix)), QueueState.decode_all(value)["count"]))
+        batches = []
+        for dest in sorted(sent):
+            by_index = sent[dest]
+            first = min(by_index)
+            batches.append(OutboundBatch(dest, first, tuple(by_index[i] for i in range(first, first + len(by_index))), heads[dest]["head"]))
+        return tuple(batches), tuple(sorted(processed))
 
     def _open(self, state, sender: int, receiver: int, capacity: int, max_size: int) -> None:
         if self.Channels.contains(state, sender, receiver):
@@ -192,4 +257,9 @@ class Messaging(Pallet):
             self._open(state, sender, receiver, capacity, max_size)
 
 
-__all__ = ["Messaging", "Commitment", "next_head", "chain_heads", "RELAY_CHAIN", "EMPTY_HEAD"]
+def _u32_at(key: bytes, offset: int) -> int:
+    """The u32 of a Twox64Concat key part starting at ``offset`` (8 hash bytes, then the u32)."""
+    return int.from_bytes(key[offset + 8:offset + 12], "little")
+
+
+__all__ = ["Messaging", "next_head", "chain_heads", "RELAY_CHAIN", "EMPTY_HEAD", "REMARK", "TRANSFER", "MessageHandlers", "ChannelConfig", "QueueState"]

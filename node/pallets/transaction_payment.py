@@ -26,6 +26,7 @@ class TransactionPayment(Pallet):
 
     # -- storage ------------------------------------------------------------------------------
     NextFeeMultiplier = StorageValue(FixedU128, default=10**18)
+    FeesBurned = StorageValue(U128, default=0, docs="All fees ever burned on this chain (for the cross-chain supply check).")
 
     # -- events -------------------------------------------------------------------------------
     EVENTS = (
@@ -55,6 +56,8 @@ class TransactionPayment(Pallet):
     def charge(self, ctx, who: bytes, account, fee: int) -> None:
         """Withdraw the fee from ``account`` (already checked by `can_pay`) and store it."""
         self.balances.withdraw_from(ctx, who, account, fee)
+        if fee:
+            self.FeesBurned.set(ctx.state, self.FeesBurned.get(ctx.state) + fee)
 
     def note_paid(self, ctx, who: bytes, fee: int, tip: int) -> None:
         self.deposit_event(ctx, "TransactionFeePaid", {"who": who, "actual_fee": fee, "tip": tip})

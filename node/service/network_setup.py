@@ -46,7 +46,8 @@ def runtime_for(name: str, block_time_ms: int):
 
 def genesis_config_for(spec: ChainSpec) -> dict:
     """Everything the runtime builds genesis from: the spec's sections, the authorities for
-    Offences, and on the relay the parachains and validators for Paras."""
+    Offences, on the relay the parachains and validators for Paras, and on a parachain the relay
+    authorities its ParachainSystem checks relay headers against."""
     authorities = authority_set(spec)
     genesis = spec.genesis_config()
     genesis["Offences"] = {"authorities": list(authorities.keys), "crypto": ED25519, "chain_id": authorities.chain_id}
@@ -58,6 +59,8 @@ def genesis_config_for(spec: ChainSpec) -> dict:
         }
         if spec.backing_votes is not None:
             genesis["Paras"]["backing_votes"] = spec.backing_votes
+    if spec.relay is not None:  # a parachain verifies the relay headers it imports against these
+        genesis["ParachainSystem"] = {"relay_authorities": list(spec.relay.authorities), "relay_chain_id": spec.relay.chain_id.encode()}
     return genesis
 
 

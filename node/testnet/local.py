@@ -228,6 +228,7 @@ def prepare_multichain(
     from node.chain_spec import parse_chain_spec
     from node.service.chain import genesis_header
     from node.service.network_setup import genesis_config_for, runtime_for
+    from relay.xtransfers import sovereign_account
 
     run_dir = Path(run_dir)
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -255,6 +256,8 @@ def prepare_multichain(
     # Channels between every pair of chains (the relay is chain 0), opened in every genesis.
     chain_ids = [0] + [PARA_IDS[p.kind] for p in plans]
     channels = [[a, b, CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE] for a in chain_ids for b in chain_ids if a != b]
+    # Each parachain's tokens are the relay's, held in reserve by its sovereign account there.
+    sovereign = [["0x" + sovereign_account(PARA_IDS[p.kind]).hex(), DEV_ENDOWMENT * len(accounts)] for p in plans]
     for plan in plans:
         kind, para_time = plan.kind, plan.block_time_ms
         nodes, keys = make_nodes(plan.name, [f"{plan.name}-collator-{i}" for i in range(plan.collators)])
@@ -272,7 +275,7 @@ def prepare_multichain(
     relay_spec = {
         "name": "Parawatt Relay", "id": "parawatt_relay", "chainType": "Local", "runtime": "relay",
         "consensus": {"engine": relay_engine, "blockTimeMs": block_time_ms, "authorities": relay_keys},
-        "genesis": {"balances": balances, "sudo": accounts[0], "Messaging": {"channels": channels}},
+        "genesis": {"balances": balances + sovereign, "sudo": accounts[0], "Router": {"channels": channels}},
         "paras": para_entries,
     }
     Path(chains["relay"].chain_spec).write_text(json.dumps(relay_spec, indent=2))

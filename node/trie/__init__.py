@@ -11,7 +11,7 @@
 from node.trie.build import build_trie, trie_root
 from node.trie.codec import EMPTY_ROOT
 from node.trie.errors import InvalidProof, InvalidTrieNode, MissingTrieNode
-from node.trie.proof import ProofBackedStore, verify_read_proof
+from node.trie.proof import ProofBackedStore, narrow_proof, verify_read_proof
 from node.trie.store import MemoryStore, NodeStore, RecordingStore
 from node.trie.trie import Trie, TrieUpdate
 
@@ -28,5 +28,6 @@ __all__ = [
     "TrieUpdate",
     "build_trie",
     "trie_root",
+    "narrow_proof",
     "verify_read_proof",
 ]

@@ -75,3 +75,13 @@ def verify_read_proof(
     if unused:
         raise InvalidProof(f"proof holds {len(unused)} node(s) not needed for the queried keys")
     return values
+
+
+def narrow_proof(root: bytes, nodes: Iterable[bytes], keys: Iterable[bytes]) -> list[bytes]:
+    """The part of a proof (``nodes``, possibly covering more keys) that exactly ``keys`` need:
+    a tight proof a verifier accepts. Raises :class:`MissingTrieNode` if ``nodes`` lack one."""
+    store = ProofBackedStore(nodes)
+    trie = Trie(store, root)
+    for key in keys:
+        trie.get(key)
+    return [store.nodes[h] for h in store.accessed]

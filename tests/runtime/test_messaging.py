@@ -101,13 +101,26 @@ def test_delivery_refused_if_it_does_not_continue_the_chain(tamper):
     bad = {
         "forged": [b"1", b"X", b"3"],
         "reordered": [b"2", b"1", b"3"],
-        "missing": [b"1", b"3"],
+        "missing": [b"1", b"3", b"3"],
         "extra": [b"1", b"2", b"3", b"4"],
     }[tamper]
     before = dict(dg.state)
-    with pytest.raises(ModuleError, match="HeadMismatch|CountMismatch"):
+    with pytest.raises(ModuleError, match="HeadMismatch|BeyondQueue"):
         dg.run(lambda ctx: dg.messaging.receive(ctx, DEMAND, bad, head, count))
     assert dg.state == before
+
+
+def test_a_partial_delivery_moves_the_watermark_and_the_rest_must_reach_the_head():
+    demand, dg = Chain(DEMAND), Chain(DG)
+    for p in (b"1", b"2", b"3"):
+        demand.run(lambda ctx, p=p: demand.messaging.send(ctx, DG, p))
+    messages, head, count = deliver(demand, dg)
+    dg.run(lambda ctx: dg.messaging.receive(ctx, DEMAND, messages[:2], head, count))
+    assert dg.messaging.Inbound.get(dg.view(), DEMAND)["count"] == 2
+    with pytest.raises(ModuleError, match="HeadMismatch"):
+        dg.run(lambda ctx: dg.messaging.receive(ctx, DEMAND, [b"X"], head, count))
+    dg.run(lambda ctx: dg.messaging.receive(ctx, DEMAND, messages[2:], head, count))
+    assert dg.messaging.Inbound.get(dg.view(), DEMAND) == {"head": head, "count": 3}
 
 
 def test_acknowledgement_cannot_go_backwards_or_beyond_what_was_sent():
