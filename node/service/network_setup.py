@@ -65,7 +65,10 @@ def genesis_config_for(spec: ChainSpec) -> dict:
 
 
 def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: AuthoritySet) -> tuple:
-    """The relay validates parachain candidates; a parachain's collators send them."""
+    """The relay validates parachain candidates; a parachain's collators send them. Both report
+    the cross-chain supply (`xtransfers_supply`)."""
+    from node.service.supply import SupplyRpc
+
     if spec.runtime == "relay":
         from node.runtime.executive import Executive
         from node.primitives.hashing import blake2_256
@@ -74,7 +77,7 @@ def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: Autho
         executives = {
             p.id: Executive(runtime_for(p.runtime, spec.consensus.block_time_ms), blake2_256(p.genesis_head)) for p in spec.paras
         }
-        return (lambda node: BackingService(node, keypair=keypair, para_executives=executives),)
+        return (lambda node: BackingService(node, keypair=keypair, para_executives=executives), SupplyRpc)
     if spec.relay is not None:
         from parachains.collator import CollationService
         from parachains.relay_client import RpcRelayClient
@@ -82,7 +85,7 @@ def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: Autho
         relay_set = AuthoritySet(ED25519, spec.relay.authorities, 0, spec.relay.chain_id.encode())
         client = RpcRelayClient(list(spec.relay.rpc), relay_set)
         collator = keypair.public_key if keypair is not None else bytes(32)
-        return (lambda node: CollationService(node, para_id=spec.relay.para_id, relay=client, collator_key=collator),)
+        return (lambda node: CollationService(node, para_id=spec.relay.para_id, relay=client, collator_key=collator), SupplyRpc)
     return ()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -110,6 +111,33 @@ def cmd_check(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_transfer(args) -> int:
+    from node.testnet.transfers import format_report, send_transfers
+
+    network = Network.load(args.run_dir)
+    report = send_transfers(network, source=args.source, dest=args.dest, amount=args.amount, signer=args.signer,
+                            to_account=args.to_account, count=args.count, timeout_blocks=args.timeout_blocks,
+                            wait_s=args.wait, progress=(lambda line: None) if args.json else _say)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for line in format_report(report):
+            _say(line)
+    return 0 if report["inFlight"] == 0 else 1
+
+
+def cmd_supply(args) -> int:
+    from node.testnet.transfers import format_supply, supply_report
+
+    report = supply_report(Network.load(args.run_dir))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for line in format_supply(report):
+            _say(line)
+    return 0 if report["ok"] else 1
+
+
 def _guard(func):
     def wrapped(args) -> int:
         # A shell without job control starts background commands with SIGINT ignored, and nodes
@@ -152,5 +180,25 @@ def register(sub) -> None:
         p = add(action, cmd_fault, help)
         p.add_argument("node")
         p.set_defaults(action=action)
+    run_dir_help = f"the testnet's run folder (default {DEFAULT_RUN_DIR})"
+    transfer = sub.add_parser("transfer", help="send the relay token between chains of a running testnet; time each step",
+                              description="Send the relay token from one chain of a running testnet to another (reserve-backed "
+                              "through the relay) and time each step: submitted, included, anchored, received, finalized.")
+    transfer.add_argument("--from", dest="source", required=True, help="source chain: relay or a parachain's name (demand, dg, storage)")
+    transfer.add_argument("--to", dest="dest", required=True, help="destination chain")
+    transfer.add_argument("--amount", type=int, required=True, help="amount in planck (at least the existential deposit)")
+    transfer.add_argument("--signer", default="//Alice", help="the sender's secret URI (default //Alice)")
+    transfer.add_argument("--to-account", help="beneficiary (SS58 or 0x hex; default: the signer's own account)")
+    transfer.add_argument("--count", type=int, default=1, help="send this many transfers and report latency percentiles")
+    transfer.add_argument("--timeout-blocks", type=int, default=100, help="refund if not received within this many relay blocks")
+    transfer.add_argument("--wait", type=float, default=120, help="give up following after this many seconds")
+    transfer.add_argument("--json", action="store_true", help="print one JSON object")
+    transfer.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=run_dir_help)
+    transfer.set_defaults(func=_guard(cmd_transfer))
+    supply = sub.add_parser("supply", help="issuance per chain and each parachain's reserve on the relay, on one consistent cut")
+    supply.add_argument("--json", action="store_true", help="print one JSON object")
+    supply.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=run_dir_help)
+    supply.set_defaults(func=_guard(cmd_supply))
+
     check = add("check", cmd_check, "run a scenario file of height assertions and fault steps; ✓/✗ per line, non-zero exit on failure")
     check.add_argument("file", type=Path)

@@ -1,0 +1,91 @@
+"""`xtransfers_supply` and `xtransfers_status`: the cross-chain supply, per chain, over RPC.
+
+On any chain, `xtransfers_supply([blockHash])` reports at a block (default: the finalized one)
+its total issuance and the fees it ever burned. On the relay it adds each parachain's
+sovereign balance, the value in transit, and the parachain heads anchored in that block — so a
+client (`parawatt supply`) can ask each parachain for its figures at exactly the anchored
+block and check `sovereign == issuance + fees burned` on a consistent cut of all chains.
+
+`xtransfers_status(originChain, nonce)` (relay) reports a transfer's record.
+"""
+
+from __future__ import annotations
+
+from node.primitives.header import Header
+from node.rpc.errors import RpcError, invalid_params
+from node.rpc.params import check_param_count, decode_hex_param, get_param
+from node.runtime.overlay import StateOverlay
+from node.service.node import NodeExtension
+
+UNKNOWN_BLOCK = 4004
+UNKNOWN_TRANSFER = 4005
+
+
+def _u32(value, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise invalid_params(f"`{name}` must be a u32")
+    return value
+
+
+class SupplyRpc(NodeExtension):
+    def __init__(self, node):
+        self.node = node
+        self.runtime = node.config.runtime
+
+    def _state_at(self, params) -> tuple[StateOverlay, Header]:
+        chain = self.node.chain
+        raw = get_param(params, 0, "blockHash")
+        header = chain.finalized if raw is None else chain.header(decode_hex_param(raw, "blockHash", length=32))
+        if header is None:
+            raise RpcError(UNKNOWN_BLOCK, "unknown block")
+        return StateOverlay(chain.state_at(header.hash).get), header
+
+    def supply(self, state: StateOverlay, header: Header) -> dict:
+        balances = self.runtime.pallet("Balances")
+        report = {
+            "block": "0x" + header.hash.hex(), "number": header.number,
+            "issuance": str(balances.TotalIssuance.get(state)),
+            "feesBurned": str(self.runtime.pallet("TransactionPayment").FeesBurned.get(state)),
+        }
+        if "Paras" in self.runtime.by_name:
+            from relay.xtransfers import TRANSIT_ACCOUNT, sovereign_account
+
+            paras = self.runtime.pallet("Paras")
+            report["transit"] = str(balances.free_balance(state, TRANSIT_ACCOUNT))
+            report["paras"] = {
+                str(p): {"sovereign": str(balances.free_balance(state, sovereign_account(p))),
+                         "anchoredHead": "0x" + paras.head_of(state, p).head_hash.hex()}
+                for p in paras.para_ids(state)
+            }
+        if "ParachainSystem" in self.runtime.by_name:
+            report["relayNumber"] = self.runtime.pallet("ParachainSystem").relay_number(state)
+        return report
+
+    def register_rpc(self, module) -> None:
+        async def supply(params, conn):
+            check_param_count(params, 1)
+            return self.supply(*self._state_at(params))
+
+        async def status(params, conn):
+            check_param_count(params, 2)
+            if "Paras" not in self.runtime.by_name:
+                raise RpcError(UNKNOWN_TRANSFER, "transfers are recorded on the relay")
+            origin = _u32(get_param(params, 0, "originChain", required=True), "originChain")
+            nonce = get_param(params, 1, "nonce", required=True)
+            if not isinstance(nonce, int) or isinstance(nonce, bool) or not 0 <= nonce < 2**64:
+                raise invalid_params("`nonce` must be a u64")
+            from relay.xtransfers import STATUS_NAMES
+
+            state = StateOverlay(self.node.chain.state_at(self.node.chain.finalized.hash).get)
+            record = self.runtime.pallet("XTransfers").Transfers.get(state, origin, nonce)
+            if record is None:
+                raise RpcError(UNKNOWN_TRANSFER, f"no transfer ({origin}, {nonce}) in the finalized relay state")
+            return {"dest": record["dest"], "amount": str(record["amount"]), "timeout": record["timeout"],
+                    "status": STATUS_NAMES[record["status"]], "acknowledged": record["acknowledged"],
+                    "beneficiary": "0x" + record["beneficiary"].hex(), "originAccount": "0x" + record["origin_account"].hex()}
+
+        module.register_method("xtransfers_supply", supply)
+        module.register_method("xtransfers_status", status)
+
+
+__all__ = ["SupplyRpc"]
