@@ -28,6 +28,7 @@ from relay.router import ChannelHead, channel_head_key, content_key
 log = logging.getLogger("parawatt.collator")
 
 FETCH_AHEAD = MAX_MESSAGES_PER_BLOCK  # messages fetched per source per follow tick
+READ_CHUNK = 512  # keys per relay read (state_getReadProof takes at most MAX_QUERY_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,10 @@ async def fetch_relay_view(relay, para_id: int, sources: list[int], dests: list[
         end = min(queue["count"], start + FETCH_AHEAD)
         fetched[source] = (start, end)
         content_keys.extend(content_key(source, para_id, seq) for seq in range(start, end))
-    if content_keys:
-        _, more = await relay.read(content_keys, header)
-        nodes = list(nodes) + list(more)
+    nodes = list(nodes)
+    for first in range(0, len(content_keys), READ_CHUNK):  # the RPC bounds the keys per call
+        _, more = await relay.read(content_keys[first:first + READ_CHUNK], header)
+        nodes.extend(more)
     return RelayView(header, justification, heads, fetched, tuple(dict.fromkeys(nodes)))
 
 

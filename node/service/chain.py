@@ -50,6 +50,12 @@ class InvalidBlock(ChainError):
     """A block that must never be imported; `reason` says why."""
 
 
+class StaleBlock(ChainError):
+    """A block on a fork this node has finalized away from: useless now, but an honest author
+    may have made it before it saw the finality (two collators racing at startup), so the
+    peer that sends it is not punished."""
+
+
 class FinalityConflict(ChainError):
     """Finalizing a block that does not descend from the last finalized one."""
 
@@ -285,7 +291,7 @@ class Chain:
         if header.number != parent.number + 1:
             raise InvalidBlock(f"block number {header.number} does not follow its parent's {parent.number}")
         if header.number <= self.finalized.number or not self.is_descendant(parent, self.finalized):
-            raise InvalidBlock("the block is not on the finalized chain")
+            raise StaleBlock("the block is not on the finalized chain")
         overlay = self._parent_state(parent)
         try:
             check_extrinsics_root(block)

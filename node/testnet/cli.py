@@ -115,7 +115,7 @@ def cmd_transfer(args) -> int:
     from node.testnet.transfers import format_report, send_transfers
 
     network = Network.load(args.run_dir)
-    report = send_transfers(network, source=args.source, dest=args.dest, amount=args.amount, signer=args.signer,
+    report = send_transfers(network, source=args.source, dest=args.dest, amount=args.amount, signers=args.signer,
                             to_account=args.to_account, count=args.count, timeout_blocks=args.timeout_blocks,
                             wait_s=args.wait, progress=(lambda line: None) if args.json else _say)
     if args.json:
@@ -123,7 +123,7 @@ def cmd_transfer(args) -> int:
     else:
         for line in format_report(report):
             _say(line)
-    return 0 if report["inFlight"] == 0 else 1
+    return 0 if report["inFlight"] == report["failed"] == 0 else 1
 
 
 def cmd_supply(args) -> int:
@@ -187,9 +187,9 @@ def register(sub) -> None:
     transfer.add_argument("--from", dest="source", required=True, help="source chain: relay or a parachain's name (demand, dg, storage)")
     transfer.add_argument("--to", dest="dest", required=True, help="destination chain")
     transfer.add_argument("--amount", type=int, required=True, help="amount in planck (at least the existential deposit)")
-    transfer.add_argument("--signer", default="//Alice", help="the sender's secret URI (default //Alice)")
+    transfer.add_argument("--signer", nargs="+", default=["//Alice"], help="the sender's secret URI (default //Alice); several send in parallel")
     transfer.add_argument("--to-account", help="beneficiary (SS58 or 0x hex; default: the signer's own account)")
-    transfer.add_argument("--count", type=int, default=1, help="send this many transfers and report latency percentiles")
+    transfer.add_argument("--count", type=int, default=1, help="send this many transfers (per signer) and report latency percentiles")
     transfer.add_argument("--timeout-blocks", type=int, default=100, help="refund if not received within this many relay blocks")
     transfer.add_argument("--wait", type=float, default=120, help="give up following after this many seconds")
     transfer.add_argument("--json", action="store_true", help="print one JSON object")

@@ -195,7 +195,7 @@ class NodeProcess:
 
 
 PARA_IDS = {"demand": 2000, "dg": 2001, "storage": 2002}
-CHANNEL_CAPACITY = 1024  # unacknowledged messages per channel
+CHANNEL_CAPACITY = 8192  # unacknowledged messages per channel: seconds of 1,000 transfers/s
 CHANNEL_MAX_MESSAGE = 16 * 1024  # bytes
 
 

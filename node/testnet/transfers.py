@@ -65,8 +65,8 @@ class ChainHandle:
                 last = e
         raise last
 
-    def events(self, block_hash: str) -> list[tuple[str, str, dict]]:
-        """(pallet, event, fields) of a block, decoded with the runtime's codec."""
+    def events(self, block_hash: str) -> list[tuple[str, str, dict, int | None]]:
+        """(pallet, event, fields, extrinsic index) of a block, decoded with the runtime's codec."""
         system = self.runtime.pallet("System")
         raw = self.call("state_getStorage", ["0x" + system.Events.key().hex(), block_hash])
         if raw is None:
@@ -74,13 +74,22 @@ class ChainHandle:
         records = self.runtime.placeholders[EVENT_RECORDS].decode_all(bytes.fromhex(raw[2:]))
         out = []
         for record in records:
+            phase = record["phase"]
+            index = phase["ApplyExtrinsic"] if isinstance(phase, dict) else None
             ((pallet, inner),) = record["event"].items()
             if isinstance(inner, str):
-                out.append((pallet, inner, {}))
+                out.append((pallet, inner, {}, index))
             else:
                 ((name, fields),) = inner.items()
-                out.append((pallet, name, fields))
+                out.append((pallet, name, fields, index))
         return out
+
+    def signers(self, block_hash: str) -> list[bytes | None]:
+        """The signer of each extrinsic of a block, in order."""
+        from node.primitives.extrinsic import decode_extrinsic
+
+        block = self.call("chain_getBlock", [block_hash])["block"]
+        return [decode_extrinsic(bytes.fromhex(xt[2:])).signer for xt in block["extrinsics"]]
 
 
 def _submit_batch(chain: ChainHandle, extrinsics: list[str]) -> None:
@@ -140,6 +149,7 @@ class Tracked:
     id: tuple[int, int] | None = None
     times: dict[str, float] = field(default_factory=dict)
     received_block: tuple[int, str] | None = None
+    relay_included: int | None = None  # the relay's best number when the source block was seen
     relay_finalized_at: int | None = None
     outcome: str = "in flight"
 
@@ -158,9 +168,10 @@ def _account(value: str) -> bytes:
         raise TestnetError(f"--to-account: {e}") from None
 
 
-def send_transfers(network: Network, *, source: str, dest: str, amount: int, signer: str, to_account: str | None,
+def send_transfers(network: Network, *, source: str, dest: str, amount: int, signers: list[str], to_account: str | None,
                    count: int, timeout_blocks: int, wait_s: float, progress=lambda line: None) -> dict:
-    """Submit ``count`` transfers and follow each to a finalized credit; the report."""
+    """Submit ``count`` transfers from each signer and follow each to a finalized credit (or
+    its refund); the report."""
     from substrateinterface import Keypair, SubstrateInterface
 
     chains = open_chains(network)
@@ -172,43 +183,58 @@ def send_transfers(network: Network, *, source: str, dest: str, amount: int, sig
     if amount <= 0 or count <= 0:
         raise TestnetError("--amount and --count must be positive")
     src, dst, relay = chains[source], chains[dest], chains["relay"]
-    try:
-        keypair = Keypair.create_from_uri(signer)
-    except (ValueError, AttributeError) as e:  # substrate-interface: a bad phrase, or a URI it cannot parse
-        raise TestnetError(f"--signer {signer!r}: {e}") from None
-    beneficiary = _account(to_account) if to_account else bytes.fromhex(keypair.public_key.hex())
-    followers = {name: BlockFollower(chains[name]) for name in {source, dest, "relay"}}
+    minimum = src.runtime.pallet("Balances").existential_deposit
+    if amount < minimum:
+        raise TestnetError(f"--amount must be at least the existential deposit ({minimum})")
+    keypairs = []
+    for signer in signers:
+        try:
+            keypairs.append(Keypair.create_from_uri(signer))
+        except (ValueError, AttributeError) as e:  # substrate-interface: a bad phrase, or a URI it cannot parse
+            raise TestnetError(f"--signer {signer!r}: {e}") from None
+    fixed_beneficiary = _account(to_account) if to_account else None
     substrate = SubstrateInterface(url=src.urls[0])
-    nonce = substrate.get_account_nonce(keypair.ss58_address)
-    extrinsics = []
-    for i in range(count):
+    extrinsics = []  # (sender, extrinsic hex), interleaved across signers
+    per_signer = []
+    for keypair in keypairs:
+        nonce = substrate.get_account_nonce(keypair.ss58_address)
+        beneficiary = fixed_beneficiary or bytes.fromhex(keypair.public_key.hex())
         call = substrate.compose_call("XTransfers", "transfer", {
             "dest": dst.chain_id, "beneficiary": "0x" + beneficiary.hex(), "amount": amount, "timeout_blocks": timeout_blocks})
-        extrinsics.append(substrate.create_signed_extrinsic(call, keypair, nonce=nonce + i))
+        sender = bytes.fromhex(keypair.public_key.hex())
+        per_signer.append([(sender, str(substrate.create_signed_extrinsic(call, keypair, nonce=nonce + i).data)) for i in range(count)])
     substrate.close()
-    tracked = []
-    for first in range(0, count, SUBMIT_BATCH):  # JSON-RPC batches: one round trip per hundred
+    extrinsics = [xt for group in zip(*per_signer) for xt in group]
+    # Followed from now on; the relay first, so a block's relay number is never older than it.
+    followers = {name: BlockFollower(chains[name]) for name in dict.fromkeys(("relay", source, dest))}
+    tracked, waiting = [], {sender: [] for sender, _ in extrinsics}
+    for first in range(0, len(extrinsics), SUBMIT_BATCH):  # JSON-RPC batches: one round trip per hundred
         batch = extrinsics[first:first + SUBMIT_BATCH]
         relay_best = int(relay.call("chain_getHeader")["number"], 16)
-        _submit_batch(src, [str(xt.data) for xt in batch])
+        _submit_batch(src, [xt for _, xt in batch])
         now = time.monotonic()
-        tracked.extend(Tracked(now, relay_best, times={"submitted": 0.0}) for _ in batch)
-    progress(f"submitted {count} transfer(s) of {amount} from {source} to {dest}")
+        for sender, _ in batch:
+            tracked.append(Tracked(now, relay_best, times={"submitted": 0.0}))
+            waiting[sender].append(tracked[-1])
+    progress(f"submitted {len(tracked)} transfer(s) of {amount} from {source} to {dest}")
     by_id: dict[tuple[int, int], Tracked] = {}
-    waiting_for_id = list(tracked)
     deadline = time.monotonic() + wait_s
-    sender = bytes.fromhex(keypair.public_key.hex())
-    while any(t.outcome == "in flight" for t in tracked):
-        if time.monotonic() > deadline:
-            break
+    while any(t.outcome == "in flight" for t in tracked) and time.monotonic() < deadline:
         for name, follower in followers.items():
             for number, block_hash in follower.new_blocks():
                 now = time.monotonic()
-                for pallet, event, f in chains[name].events(block_hash):
-                    if pallet != "XTransfers":
-                        continue
-                    _note(name, event, f, number, block_hash, now, source=source, dest=dest, sender=sender,
-                          waiting=waiting_for_id, by_id=by_id)
+                relay_number = followers["relay"].next - 1
+                events = chains[name].events(block_hash)
+                failed = [index for pallet, event, _, index in events if (pallet, event) == ("System", "ExtrinsicFailed")]
+                if name == source and failed:  # a transfer refused on its own chain (a full channel, a low balance …)
+                    signers = chains[name].signers(block_hash)
+                    for index in failed:
+                        if waiting.get(signers[index]):
+                            waiting[signers[index]].pop(0).outcome = "failed"
+                for pallet, event, f, _ in events:
+                    if pallet == "XTransfers":
+                        _note(name, event, f, number, block_hash, now, relay_number, source=source, dest=dest,
+                              waiting=waiting, by_id=by_id)
         finalized = {name: follower.finalized_number() for name, follower in followers.items()}
         now = time.monotonic()
         for t in tracked:
@@ -220,13 +246,14 @@ def send_transfers(network: Network, *, source: str, dest: str, amount: int, sig
     return _report(tracked, source, dest, amount)
 
 
-def _note(chain, event, f, number, block_hash, now, *, source, dest, sender, waiting, by_id) -> None:
+def _note(chain, event, f, number, block_hash, now, relay_number, *, source, dest, waiting, by_id) -> None:
     def step(t: Tracked, name: str) -> None:
         t.times.setdefault(name, now - t.submitted_at)
 
-    if chain == source and event == "TransferSent" and f.get("sender") == sender and waiting:
-        t = waiting.pop(0)  # one signer's transfers are included in nonce order
+    if chain == source and event == "TransferSent" and waiting.get(f.get("sender")):
+        t = waiting[f["sender"]].pop(0)  # one signer's transfers are included in nonce order
         t.id = (f["origin"], f["nonce"])
+        t.relay_included = relay_number
         by_id[t.id] = t
         step(t, "included")
         if source == "relay":
@@ -255,12 +282,20 @@ def _report(tracked: list[Tracked], source: str, dest: str, amount: int) -> dict
     delivered = [t for t in tracked if t.outcome == "delivered"]
     latency = [t.times["finalized"] for t in delivered]
     relay_blocks = [t.relay_finalized_at - t.relay_submitted for t in delivered]
+    from_block = [t.times["finalized"] - t.times["included"] for t in delivered if "included" in t.times]
+    from_block_relay = [t.relay_finalized_at - t.relay_included for t in delivered if t.relay_included is not None]
+    span = max((t.submitted_at + t.times["finalized"] for t in delivered), default=0) - min((t.submitted_at for t in tracked), default=0)
     report = {
         "from": source, "to": dest, "amount": amount, "count": len(tracked),
         "delivered": len(delivered), "refunded": sum(t.outcome == "refunded" for t in tracked),
+        "failed": sum(t.outcome == "failed" for t in tracked),
         "inFlight": sum(t.outcome == "in flight" for t in tracked),
         "latencyS": {"p50": _percentile(latency, 50), "p95": _percentile(latency, 95)},
         "latencyRelayBlocks": {"p50": _percentile(relay_blocks, 50), "p95": _percentile(relay_blocks, 95)},
+        # from the sender's block (the issue's measure) to the finalized credit
+        "fromBlockS": {"p50": _percentile(from_block, 50), "p95": _percentile(from_block, 95)},
+        "fromBlockRelayBlocks": {"p50": _percentile(from_block_relay, 50), "p95": _percentile(from_block_relay, 95)},
+        "throughputPerS": round(len(delivered) / span, 1) if delivered and span > 0 else None,
     }
     report["stepsP50S"] = {name: _percentile([t.times[name] for t in tracked if name in t.times], 50) for name in STEPS}
     if len(tracked) == 1:
@@ -277,10 +312,16 @@ def format_report(report: dict) -> list[str]:
             value = report["steps"][name]
             lines.append(f"  {name:<10} {'—' if value is None else f'{value:7.2f} s'}")
     lat, blocks = report["latencyS"], report["latencyRelayBlocks"]
-    lines.append(f"{report['delivered']}/{report['count']} delivered, {report['refunded']} refunded, {report['inFlight']} still in flight")
+    lines.append(f"{report['delivered']}/{report['count']} delivered, {report['refunded']} refunded, "
+                 f"{report['failed']} refused on the source chain, {report['inFlight']} still in flight")
     if lat["p50"] is not None:
         lines.append(f"submission → finalized credit: p50 {lat['p50']:.2f} s, p95 {lat['p95']:.2f} s "
                      f"({blocks['p50']:.0f} / {blocks['p95']:.0f} relay blocks)")
+        block, block_relay = report["fromBlockS"], report["fromBlockRelayBlocks"]
+        if block["p50"] is not None:
+            lines.append(f"sender's block → finalized credit: p50 {block['p50']:.2f} s, p95 {block['p95']:.2f} s "
+                         f"({block_relay['p50']:.0f} / {block_relay['p95']:.0f} relay blocks)")
+        lines.append(f"throughput: {report['throughputPerS']} transfers/s, first submission to last finalized credit")
     return lines
 
 

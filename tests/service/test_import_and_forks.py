@@ -8,7 +8,7 @@ import pytest
 from node.primitives.header import Block, Header
 from node.primitives.hashing import storage_prefix
 from node.primitives.keys import dev_keypair
-from node.service.chain import FinalityConflict, InvalidBlock, UnknownParent
+from node.service.chain import FinalityConflict, InvalidBlock, StaleBlock, UnknownParent
 from tests.service.test_chain import open_chain, transfer
 
 
@@ -144,6 +144,6 @@ def test_finalizing_a_side_branch_moves_the_best_block(pair, tmp_path):
     assert flat_equals_trie(b)
     with pytest.raises(FinalityConflict):
         b.finalize(fork.hash)
-    with pytest.raises(InvalidBlock, match="finalized chain"):
+    with pytest.raises(StaleBlock, match="finalized chain"):
         b.import_block(build(a, "Alice").block)  # a's block 2 builds on the unfinalized fork
 
