@@ -85,8 +85,8 @@ def relay_data(view: RelayView, runtime, state, para_id: int) -> RelayData | Non
     system = runtime.pallet("ParachainSystem")
     messaging = runtime.pallet("Messaging")
     last = system.LastRelay.get(state)
-    if last is not None and view.header.number < last["number"]:
-        return None
+    if view.header.number == 0 or (last is not None and view.header.number < last["number"]):
+        return None  # the relay's genesis is never imported (nothing finalizes it)
     justification = None if last is not None and last["hash"] == view.header.hash else view.justification
     deliver, watermarks, budget = [], {}, MAX_MESSAGES_PER_BLOCK
     for source, (first, end) in view.fetched.items():

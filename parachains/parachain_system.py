@@ -5,7 +5,8 @@ One inherent per parachain block, `set_relay_data`, which the collator adds (as 
 
 1. a finalized relay header, with the justification that finalizes it, verified here against
    the relay authority set from this chain's genesis; it becomes `LastRelay` (the same header
-   as last time needs no justification; an older one is refused);
+   as last time needs no justification; an older one is refused; the relay's genesis, which no
+   justification finalizes, is never imported);
 2. deliveries — for each source chain, how many of its next messages to process — and the
    destinations whose acknowledgements to read;
 3. one read proof against that header's state root holding exactly the Router entries those
@@ -173,15 +174,17 @@ class ParachainSystem(Pallet):
             return last
         if last is not None and header.number <= last["number"]:
             raise self.error("StaleRelayHeader")
-        if header.number > 0:
-            if justification is None:
-                raise self.error("BadJustification")
-            try:
-                decoded = decode_all(decode_justification, justification)
-                verify_justification(decoded, self.relay_authorities(state), lambda ancestor, block: False,
-                                     target=(header.hash, header.number))
-            except (ConsensusError, DecodeError, ValueError):
-                raise self.error("BadJustification") from None
+        # Every header needs its justification, genesis too: nothing here pins the relay's
+        # genesis hash, so a header #0 taken on trust would let a collator choose the state
+        # root that messages are proven against. The relay's genesis holds no messages anyway.
+        if justification is None:
+            raise self.error("BadJustification")
+        try:
+            decoded = decode_all(decode_justification, justification)
+            verify_justification(decoded, self.relay_authorities(state), lambda ancestor, block: False,
+                                 target=(header.hash, header.number))
+        except (ConsensusError, DecodeError, ValueError):
+            raise self.error("BadJustification") from None
         relay = {"number": header.number, "hash": header.hash, "state_root": header.state_root}
         self.LastRelay.set(state, relay)
         self.deposit_event(ctx, "RelayBlockImported", {"number": header.number, "hash": header.hash})

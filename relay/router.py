@@ -83,6 +83,7 @@ class Router(Pallet):
         ("ChannelFull", "The channel holds its capacity of unprocessed messages."),
         ("MessageTooLarge", "A message exceeds the channel's maximum message size."),
         ("BadWatermark", "A processed watermark goes backwards or past the queue's end."),
+        ("DuplicateWatermark", "A candidate lists one source's processed watermark twice."),
     )
 
     def __init__(self, index: int):
@@ -126,7 +127,11 @@ class Router(Pallet):
                 self.Contents.set(state, para, batch.dest, seq, message)
             self.Heads.set(state, para, batch.dest, {"head": batch.head, "count": count, "processed": queue["processed"]})
         downward = None
+        if len({source for source, _ in commitments.processed}) != len(commitments.processed):
+            raise self.error("DuplicateWatermark")  # a second one would hide the first's range from `downward`
         for source, watermark in commitments.processed:
+            if not self.Channels.contains(state, source, para):
+                raise self.error("NoChannel")  # else a watermark of 0 would store a head for it
             queue = self.Heads.get(state, source, para)
             if watermark < queue["processed"] or watermark > queue["count"]:
                 raise self.error("BadWatermark")

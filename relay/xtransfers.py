@@ -142,6 +142,8 @@ class RelayXTransfers(Pallet):
         if record["status"] != IN_FLIGHT or self.Transit.get(state, dest, seq) is None:
             raise self.error("NotRefundable")
         head = self.paras.head_of(state, dest)
+        if head is None:  # deregistered since: no anchored state to prove anything against
+            raise self.error("UnknownDestination")
         keys = [ParachainSystem.LastRelay.key(), Messaging.Inbound.key(RELAY_CHAIN)]
         try:
             values = verify_read_proof(Header.decode(head.head_data).state_root, proof, keys)

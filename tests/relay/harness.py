@@ -42,7 +42,8 @@ def child_header(parent: Header, salt: bytes = b"") -> Header:
 
 
 class RelayHarness:
-    def __init__(self, *, validators: int = 4, backing_votes: int | None = None):
+    def __init__(self, *, validators: int = 4, backing_votes: int | None = None, genesis: dict | None = None):
+        """``genesis`` adds or replaces genesis sections (Router channels, more balances, …)."""
         self.runtime = build_relay_runtime()
         self.validators = [dev_keypair(f"Validator{i}", ED25519) for i in range(validators)]
         self.alice, self.bob = dev_keypair("Alice"), dev_keypair("Bob")
@@ -60,6 +61,7 @@ class RelayHarness:
             "Balances": {"balances": [(k.public_key, ENDOWMENT) for k in (self.alice, self.bob)]},
             "Sudo": {"key": self.alice.public_key},
             "Paras": paras,
+            **(genesis or {}),
         })
         self.executive = Executive(self.runtime, GENESIS_HASH)
         self.system = self.runtime.pallet("System")
