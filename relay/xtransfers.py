@@ -82,6 +82,8 @@ class RelayXTransfers(Pallet):
         event(3, "TransferRefunded", "The origin got the transfer back.", origin=U32, nonce=U64, amount=Balance),
         event(4, "TransferStuck", "Neither the credit nor the refund could be queued; the value waits in transit.",
               origin=U32, nonce=U64),
+        event(6, "TransferSent", "A transfer left a relay account for a parachain (into transit).", origin=U32, nonce=U64,
+              dest=U32, sender=AccountId, beneficiary=AccountId, amount=Balance, timeout=U32),
         event(5, "TimeoutProven", "The destination's anchored state proves it can no longer apply the transfer.",
               origin=U32, nonce=U64, relay_number=U32),
     )
@@ -127,6 +129,8 @@ class RelayXTransfers(Pallet):
         record = {"origin_account": who, "dest": dest, "beneficiary": beneficiary, "amount": amount,
                   "timeout": ctx.block_number + timeout_blocks, "status": IN_FLIGHT, "acknowledged": False, "credit_seq": 0}
         self._credit(ctx, RELAY_CHAIN, nonce, record)  # a full channel fails the call: nothing written
+        self.deposit_event(ctx, "TransferSent", {"origin": RELAY_CHAIN, "nonce": nonce, "dest": dest, "sender": who,
+                                                 "beneficiary": beneficiary, "amount": amount, "timeout": record["timeout"]})
 
     @call(1, origin_chain=U32, nonce=U64, proof=Sequence_(Bytes), weight=CLAIM_WEIGHT)
     def claim_timeout(self, ctx, origin, origin_chain, nonce, proof):
