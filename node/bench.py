@@ -22,6 +22,10 @@ def register(sub) -> None:
 
     register_anchoring(kinds)
 
+    from node.bench_transfers import register as register_transfers
+
+    register_transfers(kinds)
+
 
 def run_chain_bench(args) -> int:
     from node.bench_chain import main
