@@ -9,9 +9,10 @@ consecutive candidates of one para in one relay block (see `relay.inclusion`).
 Each block this node authors imports the newest finalized relay header and the messages waiting
 for this chain, proven against it (`parachains.inbound`, fetched once per tick).
 
-Every collator submits (the relay de-duplicates by candidate hash), so one crashed collator
-does not stall the para. Candidates not anchored after `RESUBMIT_AFTER` relay follow ticks are
-sent again. The follow loop runs once per parachain block time; a relay that cannot be reached
+Collators take turns by block number (block n is first sent by collator n mod N), so the work
+of recording each proof of validity is done once; a block still not anchored `RESUBMIT_AFTER`
+follow ticks after a collator first saw it is sent by every collator (the relay de-duplicates by
+candidate hash), so a crashed collator does not stall the para. The follow loop runs once per parachain block time; a relay that cannot be reached
 or whose answers do not verify is logged and retried on the next tick.
 """
 
@@ -45,6 +46,10 @@ class CollationService(NodeExtension):
         self.collator_key = collator_key
         self.anchored: Anchored | None = None
         self._submitted: dict[bytes, int] = {}  # para block hash -> tick it was last sent
+        self._seen: dict[bytes, int] = {}  # para block hash -> tick it was first due (another collator's turn)
+        authorities, keypair = node.config.authorities, node.config.keypair
+        in_set = authorities is not None and keypair is not None and keypair.public_key in authorities.keys
+        self._turn = (authorities.keys.index(keypair.public_key), authorities.n) if in_set else None
         self._tick = 0
         self.candidates_submitted = 0
         self.relay_view: RelayView | None = None  # what the next block imports from the relay
@@ -122,9 +127,14 @@ class CollationService(NodeExtension):
             block_hash = chain.hash_at(number)
             if block_hash is None or sent >= MAX_CANDIDATES_PER_TICK:
                 break
-            block = chain.block(block_hash)
             last = self._submitted.get(block_hash)
-            if last is None or self._tick - last >= RESUBMIT_AFTER:
+            if last is None and not self._my_turn(number):
+                first_due = self._seen.setdefault(block_hash, self._tick)
+                due = self._tick - first_due >= RESUBMIT_AFTER
+            else:
+                due = last is None or self._tick - last >= RESUBMIT_AFTER
+            block = chain.block(block_hash)
+            if due:
                 receipt, pov = build_candidate(
                     chain.executive, chain.node_store, self.para_id, anchored.relay_hash, parent, block, self.collator_key
                 )
@@ -135,8 +145,14 @@ class CollationService(NodeExtension):
                 self.candidates_submitted += 1
                 sent += 1
             parent = block.header
-        for block_hash in [h for h, tick in self._submitted.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
-            del self._submitted[block_hash]
+        for seen in (self._submitted, self._seen):
+            for block_hash in [h for h, tick in seen.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
+                del seen[block_hash]
+
+    def _my_turn(self, number: int) -> bool:
+        """Whether this collator sends block ``number`` first (every collator does if it is
+        not in the authority set it knows)."""
+        return self._turn is None or number % self._turn[1] == self._turn[0]
 
 
 def forge_candidate(kind: str, chain, parent: Header, block, receipt, pov):

@@ -93,5 +93,5 @@ def test_substrate_interface_works_on_all_four_chains(multichain):
         assert after == before + 10**12, name
         # Channels between all chains are open from genesis, readable through the metadata.
         channel = client.query("Router" if name == "relay" else "Messaging", "Channels", [0, 2001]).value
-        assert channel == {"capacity": 1024, "max_message_size": 16384}, name
+        assert channel == {"capacity": 8192, "max_message_size": 16384}, name
         client.close()
