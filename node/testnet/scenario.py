@@ -6,6 +6,8 @@
     sleep 2
     restart demand-collator-1
     pause NODE / resume NODE
+    transfer 20 from demand to dg within 60 seconds      # every one credited and finalized in time
+    supply is backed                                      # `parawatt supply` finds every para backed
 
 Blank lines and `#` comments are skipped. `parse_scenario` is pure and names the line of any
 malformed step; `check_against` names the line of an unknown chain or node; `run` executes.
@@ -24,7 +26,13 @@ HEIGHT = re.compile(r"^(?P<chain>[a-z][a-z0-9_]*):\s*(?P<status>best|finalized|a
                     r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
 FAULT = re.compile(r"^(?P<action>kill|restart|pause|resume) (?P<node>\S+)$")
 SLEEP = re.compile(r"^sleep (?P<s>\d+(?:\.\d+)?)$")
-FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S")
+TRANSFER = re.compile(r"^transfer (?P<n>\d+) from (?P<source>[a-z][a-z0-9_]*) to (?P<dest>[a-z][a-z0-9_]*) "
+                      r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
+SUPPLY = re.compile(r"^supply is backed$")
+FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
+         "transfer N from CHAIN to CHAIN within S seconds", "supply is backed")
+TRANSFER_AMOUNT = 10**12
+TRANSFER_SIGNER = "//Ferdie"  # funded on every chain, and left alone by the other tools
 
 
 class ScenarioError(ValueError):
@@ -58,7 +66,23 @@ class Sleep:
     seconds: float
 
 
-Step = HeightAtLeast | Fault | Sleep
+@dataclass(frozen=True, slots=True)
+class TransferArrives:
+    line_no: int
+    text: str
+    count: int
+    source: str
+    dest: str
+    within_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyBacked:
+    line_no: int
+    text: str
+
+
+Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked
 
 
 def parse_scenario(text: str) -> list[Step]:
@@ -75,6 +99,12 @@ def parse_scenario(text: str) -> list[Step]:
             steps.append(Fault(line_no, line, m["action"], m["node"]))
         elif m := SLEEP.match(line):
             steps.append(Sleep(line_no, line, float(m["s"])))
+        elif m := TRANSFER.match(line):
+            if int(m["n"]) <= 0 or float(m["s"]) <= 0 or m["source"] == m["dest"]:
+                raise ScenarioError(line_no, f"a transfer step needs a positive count and time, between two chains: {raw.strip()!r}")
+            steps.append(TransferArrives(line_no, line, int(m["n"]), m["source"], m["dest"], float(m["s"])))
+        elif SUPPLY.match(line):
+            steps.append(SupplyBacked(line_no, line))
         else:
             raise ScenarioError(line_no, f"not a step: {raw.strip()!r} (expected one of: {'; '.join(FORMS)})")
     return steps
@@ -89,6 +119,10 @@ def check_against(steps: list[Step], network: Network) -> None:
                 raise ScenarioError(step.line_no, f"unknown chain {step.chain!r} (chains: {', '.join(network.chains)})")
             if step.status == "anchored" and network.chains[step.chain]["kind"] == "relay":
                 raise ScenarioError(step.line_no, f"{step.chain} is the relay; only parachains are anchored")
+        elif isinstance(step, TransferArrives):
+            for chain in (step.source, step.dest):
+                if chain not in network.chains:
+                    raise ScenarioError(step.line_no, f"unknown chain {chain!r} (chains: {', '.join(network.chains)})")
         elif isinstance(step, Fault) and step.node not in names:
             raise ScenarioError(step.line_no, f"unknown node {step.node!r} (nodes: {', '.join(sorted(names))})")
 
@@ -105,6 +139,24 @@ def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
         time.sleep(POLL_S * 2)
 
 
+def _transfer(network: Network, step: TransferArrives) -> tuple[bool, str]:
+    from node.testnet.transfers import send_transfers
+
+    report = send_transfers(network, source=step.source, dest=step.dest, amount=TRANSFER_AMOUNT, signers=[TRANSFER_SIGNER],
+                            to_account=None, count=step.count, timeout_blocks=200, wait_s=step.within_s)
+    p95 = report["latencyS"]["p95"]
+    detail = f"{report['delivered']}/{step.count} credited" + (f", p95 {p95:.1f} s" if p95 is not None else "")
+    return report["delivered"] == step.count, detail
+
+
+def _supply(network: Network) -> tuple[bool, str]:
+    from node.testnet.transfers import supply_report
+
+    report = supply_report(network)
+    short = [name for name, p in report["parachains"].items() if not p["backed"]]
+    return report["ok"], "every parachain backed" if report["ok"] else f"not backed: {', '.join(short)}"
+
+
 def run(steps: list[Step], network: Network, out: Callable[[str], None] = print) -> bool:
     """Run every step in order, printing ✓/✗ with timings; stops at the first failure."""
     for step in steps:
@@ -115,6 +167,10 @@ def run(steps: list[Step], network: Network, out: Callable[[str], None] = print)
                 ok, detail = _wait_height(network, step)
             elif isinstance(step, Sleep):
                 time.sleep(step.seconds)
+            elif isinstance(step, TransferArrives):
+                ok, detail = _transfer(network, step)
+            elif isinstance(step, SupplyBacked):
+                ok, detail = _supply(network)
             else:
                 getattr(network, step.action)(step.node)
         except TestnetError as e:

@@ -3,7 +3,16 @@
 import pytest
 
 from node.testnet.control import Network, NodeEntry
-from node.testnet.scenario import Fault, HeightAtLeast, ScenarioError, Sleep, check_against, parse_scenario
+from node.testnet.scenario import (
+    Fault,
+    HeightAtLeast,
+    ScenarioError,
+    Sleep,
+    SupplyBacked,
+    TransferArrives,
+    check_against,
+    parse_scenario,
+)
 
 GOOD = """\
 # a comment, then a blank line
@@ -16,6 +25,8 @@ restart dg-collator-1
 pause validator-0
 resume validator-0
 sleep 0.5
+transfer 20 from relay to dg within 60 seconds
+supply is backed
 """
 
 
@@ -28,6 +39,8 @@ def test_every_step_form_parses_with_its_line_number():
                                                          ("pause", "validator-0"), ("resume", "validator-0")]
     assert all(isinstance(s, Fault) for s in steps[3:7])
     assert steps[7] == Sleep(10, "sleep 0.5", 0.5)
+    assert steps[8] == TransferArrives(11, "transfer 20 from relay to dg within 60 seconds", 20, "relay", "dg", 60.0)
+    assert steps[9] == SupplyBacked(12, "supply is backed")
 
 
 @pytest.mark.parametrize("line", [
@@ -44,6 +57,10 @@ def test_every_step_form_parses_with_its_line_number():
     "sleep forever",
     "partition validator-0 validator-1",  # not in this version
     "transfer demand -> dg 100 completes within 10 seconds",
+    "transfer 0 from demand to dg within 10 seconds",
+    "transfer 5 from dg to dg within 10 seconds",
+    "transfer 5 from demand to dg within 0 seconds",
+    "supply is fine",
 ])
 def test_malformed_line_is_an_error_naming_its_line_number(line):
     with pytest.raises(ScenarioError) as caught:
@@ -63,6 +80,11 @@ def network() -> Network:
 def test_scenario_naming_an_unknown_chain_is_rejected_with_its_line():
     with pytest.raises(ScenarioError, match="line 2: unknown chain 'storage'"):
         check_against(parse_scenario("sleep 1\nstorage: best height is at least 1 within 1 seconds\n"), network())
+
+
+def test_a_transfer_naming_an_unknown_chain_is_rejected_with_its_line():
+    with pytest.raises(ScenarioError, match="line 1: unknown chain 'storage'"):
+        check_against(parse_scenario("transfer 1 from dg to storage within 9 seconds\n"), network())
 
 
 def test_scenario_naming_an_unknown_node_is_rejected_with_its_line():

@@ -77,6 +77,21 @@ def test_a_thousand_transfers_between_parachains_all_arrive_and_supply_is_backed
     assert all(p["sovereign"] == p["issuance"] + p["feesBurned"] for p in report["parachains"].values())
 
 
+def test_scenario_transfers_go_on_around_a_collator_kill_and_supply_stays_backed(run_dir, tmp_path):
+    scenario = tmp_path / "transfers.txt"
+    scenario.write_text("""
+transfer 5 from dg to demand within 60 seconds
+kill demand-collator-1
+transfer 5 from relay to dg within 60 seconds
+restart demand-collator-1
+transfer 5 from demand to dg within 90 seconds
+supply is backed
+""")
+    done = parawatt("testnet", "check", scenario, "--run-dir", run_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("✓") == 6 and "5/5 credited" in done.stdout and "every parachain backed" in done.stdout
+
+
 def test_transfer_refuses_unknown_chains_and_bad_arguments_with_a_clear_error(run_dir):
     for args, message in ((("--from", "nowhere", "--to", "dg", "--amount", AMOUNT), "no chain 'nowhere'"),
                           (("--from", "dg", "--to", "dg", "--amount", AMOUNT), "same chain"),
