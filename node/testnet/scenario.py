@@ -6,7 +6,7 @@
     sleep 2
     restart demand-collator-1
     pause NODE / resume NODE
-    transfer 20 from demand to dg within 60 seconds      # every one credited and finalized in time
+    transfer demand -> dg 20 completes within 60 seconds  # every one credited and finalized in time
     supply is backed                                      # `parawatt supply` finds every para backed
 
 Blank lines and `#` comments are skipped. `parse_scenario` is pure and names the line of any
@@ -26,11 +26,11 @@ HEIGHT = re.compile(r"^(?P<chain>[a-z][a-z0-9_]*):\s*(?P<status>best|finalized|a
                     r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
 FAULT = re.compile(r"^(?P<action>kill|restart|pause|resume) (?P<node>\S+)$")
 SLEEP = re.compile(r"^sleep (?P<s>\d+(?:\.\d+)?)$")
-TRANSFER = re.compile(r"^transfer (?P<n>\d+) from (?P<source>[a-z][a-z0-9_]*) to (?P<dest>[a-z][a-z0-9_]*) "
-                      r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
+TRANSFER = re.compile(r"^transfer (?P<source>[a-z][a-z0-9_]*) -> (?P<dest>[a-z][a-z0-9_]*) (?P<n>\d+) "
+                      r"completes within (?P<s>\d+(?:\.\d+)?) seconds?$")
 SUPPLY = re.compile(r"^supply is backed$")
 FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
-         "transfer N from CHAIN to CHAIN within S seconds", "supply is backed")
+         "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed")
 TRANSFER_AMOUNT = 10**12
 TRANSFER_SIGNER = "//Ferdie"  # funded on every chain, and left alone by the other tools
 

@@ -25,7 +25,7 @@ restart dg-collator-1
 pause validator-0
 resume validator-0
 sleep 0.5
-transfer 20 from relay to dg within 60 seconds
+transfer relay -> dg 20 completes within 60 seconds
 supply is backed
 """
 
@@ -39,7 +39,7 @@ def test_every_step_form_parses_with_its_line_number():
                                                          ("pause", "validator-0"), ("resume", "validator-0")]
     assert all(isinstance(s, Fault) for s in steps[3:7])
     assert steps[7] == Sleep(10, "sleep 0.5", 0.5)
-    assert steps[8] == TransferArrives(11, "transfer 20 from relay to dg within 60 seconds", 20, "relay", "dg", 60.0)
+    assert steps[8] == TransferArrives(11, "transfer relay -> dg 20 completes within 60 seconds", 20, "relay", "dg", 60.0)
     assert steps[9] == SupplyBacked(12, "supply is backed")
 
 
@@ -56,10 +56,10 @@ def test_every_step_form_parses_with_its_line_number():
     "sleep",
     "sleep forever",
     "partition validator-0 validator-1",  # not in this version
-    "transfer demand -> dg 100 completes within 10 seconds",
-    "transfer 0 from demand to dg within 10 seconds",
-    "transfer 5 from dg to dg within 10 seconds",
-    "transfer 5 from demand to dg within 0 seconds",
+    "transfer demand to dg 100 completes within 10 seconds",
+    "transfer demand -> dg 0 completes within 10 seconds",
+    "transfer dg -> dg 5 completes within 10 seconds",
+    "transfer demand -> dg 5 completes within 0 seconds",
     "supply is fine",
 ])
 def test_malformed_line_is_an_error_naming_its_line_number(line):
@@ -84,7 +84,7 @@ def test_scenario_naming_an_unknown_chain_is_rejected_with_its_line():
 
 def test_a_transfer_naming_an_unknown_chain_is_rejected_with_its_line():
     with pytest.raises(ScenarioError, match="line 1: unknown chain 'storage'"):
-        check_against(parse_scenario("transfer 1 from dg to storage within 9 seconds\n"), network())
+        check_against(parse_scenario("transfer dg -> storage 1 completes within 9 seconds\n"), network())
 
 
 def test_scenario_naming_an_unknown_node_is_rejected_with_its_line():

@@ -80,11 +80,11 @@ def test_a_thousand_transfers_between_parachains_all_arrive_and_supply_is_backed
 def test_scenario_transfers_go_on_around_a_collator_kill_and_supply_stays_backed(run_dir, tmp_path):
     scenario = tmp_path / "transfers.txt"
     scenario.write_text("""
-transfer 5 from dg to demand within 60 seconds
+transfer dg -> demand 5 completes within 60 seconds
 kill demand-collator-1
-transfer 5 from relay to dg within 60 seconds
+transfer relay -> dg 5 completes within 60 seconds
 restart demand-collator-1
-transfer 5 from demand to dg within 90 seconds
+transfer demand -> dg 5 completes within 90 seconds
 supply is backed
 """)
     done = parawatt("testnet", "check", scenario, "--run-dir", run_dir)
