@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
     experiment = subparsers.add_parser("experiment", help="market experiments and their KPIs")
     commands = experiment.add_subparsers(dest="experiment_command", metavar="COMMAND",
                                          required=True)  # fmt: skip
+    from node.testnet.experiments_cli import register as register_testnet_experiments
+
+    register_testnet_experiments(commands)
     market = commands.add_parser(
         "market",
         help="simulate a day of the energy market and report KPIs",

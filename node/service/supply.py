@@ -6,7 +6,8 @@ sovereign balance, the value in transit, and the parachain heads anchored in tha
 client (`parawatt supply`) can ask each parachain for its figures at exactly the anchored
 block and check `sovereign == issuance + fees burned` on a consistent cut of all chains.
 
-`xtransfers_status(originChain, nonce)` (relay) reports a transfer's record.
+`xtransfers_status(originChain, nonce)` (relay) reports a transfer's record, and
+`xtransfers_counts()` how many transfers the relay's best state holds in each status.
 """
 
 from __future__ import annotations
@@ -84,7 +85,20 @@ class SupplyRpc(NodeExtension):
                     "status": STATUS_NAMES[record["status"]], "acknowledged": record["acknowledged"],
                     "beneficiary": "0x" + record["beneficiary"].hex(), "originAccount": "0x" + record["origin_account"].hex()}
 
+        async def counts(params, conn):
+            check_param_count(params, 0)
+            if "Paras" not in self.runtime.by_name:
+                raise RpcError(UNKNOWN_TRANSFER, "transfers are recorded on the relay")
+            from relay.xtransfers import STATUS_NAMES
+
+            records = self.runtime.pallet("XTransfers").Transfers
+            tally = dict.fromkeys(STATUS_NAMES, 0)
+            for key in self.node.db.iter_state(records.prefix):  # the best block's state
+                tally[STATUS_NAMES[records.value.decode_all(self.node.db.state(key))["status"]]] += 1
+            return tally
+
         module.register_method("xtransfers_supply", supply)
+        module.register_method("xtransfers_counts", counts)
         module.register_method("xtransfers_status", status)
 
 
