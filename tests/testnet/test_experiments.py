@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from node.testnet.control import NodeEntry, TestnetError
+from node.testnet import control
+from node.testnet.control import NodeEntry
 from node.testnet.experiments import Chaos, _pairs, _signer_for
 
 CHAINS = ["relay", "demand", "dg"]
@@ -15,7 +16,7 @@ def test_every_ordered_pair_by_default_and_named_pairs_checked():
     assert len(_pairs(CHAINS, None)) == 6
     assert _pairs(CHAINS, ["demand->dg", " relay -> dg "]) == [("demand", "dg"), ("relay", "dg")]
     for bad in ("demand->demand", "demand->mars", "demand dg"):
-        with pytest.raises(TestnetError, match="--pair"):
+        with pytest.raises(control.TestnetError, match="--pair"):
             _pairs(CHAINS, [bad])
 
 
