@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: venv
-	$(BIN)/parawatt testnet up --fresh
+	$(BIN)/parawatt testnet up --fresh --demo
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -46,6 +46,8 @@ def cmd_up(args) -> int:
         return 0
     _say("Ctrl-C stops the network")
     try:
+        if args.demo:
+            _demo(network)
         running = set(network.live())
         while running:
             time.sleep(0.5)
@@ -61,6 +63,30 @@ def cmd_up(args) -> int:
         network.stop()
         _say("stopped")
     return 0
+
+
+def _demo(network: Network) -> None:
+    """What `make run` shows once the network is up: a cross-chain transfer, step by step, and
+    the supply check after it."""
+    from node.testnet.transfers import format_report, format_supply, send_transfers, supply_report
+
+    paras = [name for name, info in network.chains.items() if info["kind"] == "parachain"]
+    if len(paras) < 2:
+        return
+    source, dest = paras[0], paras[1]
+    _say(f"a cross-chain transfer, {source} -> {dest}, 1 UNIT from //Alice to //Bob:")
+    try:
+        report = send_transfers(network, source=source, dest=dest, amount=10**12, signers=["//Alice"],
+                                to_account="5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty", count=1,
+                                timeout_blocks=100, wait_s=60)
+        for line in format_report(report):
+            _say(line)
+        _say("")
+        for line in format_supply(supply_report(network)):
+            _say(line)
+        _say("")
+    except TestnetError as e:
+        _say(f"the demo transfer did not complete: {e}")
 
 
 def cmd_status(args) -> int:
@@ -170,6 +196,7 @@ def register(sub) -> None:
     up.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="the network (TOML; default configs/local.toml)")
     up.add_argument("--detach", action="store_true", help="return once ready, leaving the network running")
     up.add_argument("--fresh", action="store_true", help="wipe an earlier (stopped) network in the run folder first")
+    up.add_argument("--demo", action="store_true", help="once ready, send a cross-chain transfer and show its steps and the supply check")
     add("status", cmd_status, "every node's state and best, finalized and anchored heights")
     add("down", cmd_down, "stop every node (logs and databases stay in the run folder)")
     logs = add("logs", cmd_logs, "the end of a node's log")

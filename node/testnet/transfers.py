@@ -321,7 +321,8 @@ def format_report(report: dict) -> list[str]:
         if block["p50"] is not None:
             lines.append(f"sender's block → finalized credit: p50 {block['p50']:.2f} s, p95 {block['p95']:.2f} s "
                          f"({block_relay['p50']:.0f} / {block_relay['p95']:.0f} relay blocks)")
-        lines.append(f"throughput: {report['throughputPerS']} transfers/s, first submission to last finalized credit")
+        if report["count"] > 1:
+            lines.append(f"throughput: {report['throughputPerS']} transfers/s, first submission to last finalized credit")
     return lines
 
 
