@@ -38,7 +38,8 @@ def prepare(run_dir: Path, spec: TestnetSpec, *, fresh: bool = False) -> Network
     _check_folder(run_dir, fresh)
     relay = spec.relay
     chains = prepare_multichain(run_dir, validators=relay.validators, relay_engine=relay.consensus, block_time_ms=relay.block_time_ms,
-                                plans=[p.plan() for p in spec.parachains])
+                                plans=[p.plan() for p in spec.parachains],
+                                channels=None if spec.channels is None else list(spec.channels), accounts=list(spec.accounts))
     nodes, chain_info = [], {}
     for chain_name, chain in chains.items():
         layout = NetworkLayout(str(run_dir), chain.chain_spec, "", chain.nodes)

@@ -210,6 +210,34 @@ class ParaPlan:
     block_time_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelPlan:
+    """A channel between two parachains, by name, opened in genesis on both and on the relay."""
+
+    sender: str
+    recipient: str
+    capacity: int = CHANNEL_CAPACITY
+    max_message_size: int = CHANNEL_MAX_MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    address: str  # SS58 or 0x hex
+    balance: int
+
+
+def _channel_list(plans: list[ParaPlan], channels: list[ChannelPlan] | None) -> list[list[int]]:
+    """(sender, receiver, capacity, max size) for genesis: relay <-> every para always, and the
+    parachain pairs asked for (every pair when None)."""
+    ids = {p.name: PARA_IDS[p.kind] for p in plans}
+    out = [[a, b, CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE] for para in ids.values() for a, b in ((0, para), (para, 0))]
+    if channels is None:
+        out += [[a, b, CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE] for a in ids.values() for b in ids.values() if a != b]
+    else:
+        out += [[ids[c.sender], ids[c.recipient], c.capacity, c.max_message_size] for c in channels]
+    return out
+
+
 @dataclass
 class ChainLayout:
     name: str  # "relay", "demand", "dg", "storage"
@@ -220,11 +248,16 @@ class ChainLayout:
 def prepare_multichain(
     run_dir: Path, *, validators: int = 4, paras: tuple[str, ...] = ("demand", "dg", "storage"), collators: int = 2,
     relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
-    plans: list[ParaPlan] | None = None,
+    plans: list[ParaPlan] | None = None, channels: list[ChannelPlan] | None = None,
+    accounts: list[AccountPlan] | None = None,
 ) -> dict[str, ChainLayout]:
     """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
     every chain spec (the relay's carrying the paras' genesis heads), free ports. ``plans`` (from a
-    testnet spec) gives each para its own name, collator count, engine and block time instead."""
+    testnet spec) gives each para its own name, collator count, engine and block time instead.
+
+    Channels: the relay and every parachain always have their upward and downward channels
+    (transfers and the market need them); between parachains, ``channels`` (by para name) or,
+    when None, every pair. ``accounts`` are funded on every chain besides the dev accounts."""
     from node.chain_spec import parse_chain_spec
     from node.service.chain import genesis_header
     from node.service.network_setup import genesis_config_for, runtime_for
@@ -234,8 +267,8 @@ def prepare_multichain(
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     ca_dir = run_dir / "ca"
     init_ca(ca_dir, "parawatt_local")
-    accounts = [dev_keypair(n).ss58_address for n in DEV_ACCOUNTS]
-    balances = [[a, DEV_ENDOWMENT] for a in accounts]
+    balances = [[dev_keypair(n).ss58_address, DEV_ENDOWMENT] for n in DEV_ACCOUNTS]
+    balances += [[a.address, a.balance] for a in accounts or ()]
 
     def make_nodes(chain: str, names: list[str]) -> tuple[list[NodeLayout], list[str]]:
         nodes, keys = [], []
@@ -253,11 +286,10 @@ def prepare_multichain(
     if plans is None:
         para_time = para_block_time_ms or block_time_ms
         plans = [ParaPlan(kind, kind, collators, para_engine, para_time) for kind in paras]
-    # Channels between every pair of chains (the relay is chain 0), opened in every genesis.
-    chain_ids = [0] + [PARA_IDS[p.kind] for p in plans]
-    channels = [[a, b, CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE] for a in chain_ids for b in chain_ids if a != b]
+    channels = _channel_list(plans, channels)
     # Each parachain's tokens are the relay's, held in reserve by its sovereign account there.
-    sovereign = [["0x" + sovereign_account(PARA_IDS[p.kind]).hex(), DEV_ENDOWMENT * len(accounts)] for p in plans]
+    issuance = sum(amount for _, amount in balances)
+    sovereign = [["0x" + sovereign_account(PARA_IDS[p.kind]).hex(), issuance] for p in plans]
     for plan in plans:
         kind, para_time = plan.kind, plan.block_time_ms
         nodes, keys = make_nodes(plan.name, [f"{plan.name}-collator-{i}" for i in range(plan.collators)])

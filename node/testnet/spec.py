@@ -8,6 +8,13 @@
     [settings]                        consensus = "aura"
     ready_timeout_s = 60              block_time_ms = 1000
 
+    [[channels]]                      [[accounts]]
+    sender = "demand"                 address = "5Grw…"   # SS58 or 0x hex
+    recipient = "dg"                  balance = 1000000000000000
+    capacity = 8192                   # funded on every chain, besides the dev accounts
+    max_message_size = 16384
+    # no [[channels]]: every pair of parachains; the relay <-> parachain channels always exist
+
 Parsing is pure (text in, `TestnetSpec` out); every problem is a `SpecError` naming the key.
 """
 
@@ -18,7 +25,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.testnet.local import PARA_IDS, ParaPlan
+from node.primitives.ss58 import InvalidAddress, ss58_decode
+from node.testnet.local import CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE, PARA_IDS, AccountPlan, ChannelPlan, ParaPlan
 
 ENGINES = ("aura", "bft")  # "dev" is the single-node chain, not a network's
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -60,6 +68,8 @@ class TestnetSpec:
     relay: RelaySpec
     parachains: tuple[ParachainSpec, ...]
     settings: Settings
+    channels: tuple[ChannelPlan, ...] | None = None  # None: every pair of parachains
+    accounts: tuple[AccountPlan, ...] = ()
 
 
 def _table(obj: dict, key: str) -> dict:
@@ -132,9 +142,7 @@ def parse_spec(text: str) -> TestnetSpec:
         obj = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError("(file)", f"not valid TOML: {e}") from None
-    if "channels" in obj:
-        raise SpecError("channels", "HRMP channels are not supported by this version of the launcher yet")
-    _no_unknown(obj, "", ("relaychain", "parachains", "settings"))
+    _no_unknown(obj, "", ("relaychain", "parachains", "settings", "channels", "accounts"))
     relay = _relay(_table(obj, "relaychain"))
     entries = obj.get("parachains", [])
     if not isinstance(entries, list) or not entries:
@@ -148,7 +156,56 @@ def parse_spec(text: str) -> TestnetSpec:
                 raise SpecError(f"parachains[{i}].runtime", f"para {para.id} ({para.runtime}) is already parachains[{paras.index(earlier)}]")
     settings = _table(obj, "settings")
     _no_unknown(settings, "settings", ("ready_timeout_s",))
-    return TestnetSpec(relay, paras, Settings(_int(settings, "ready_timeout_s", "settings", 60, 1, 3600)))
+    channels = None if "channels" not in obj else _channels(obj["channels"], {p.name for p in paras})
+    accounts = _accounts(obj.get("accounts", []))
+    return TestnetSpec(relay, paras, Settings(_int(settings, "ready_timeout_s", "settings", 60, 1, 3600)), channels, accounts)
+
+
+def _list_of_tables(value, key: str) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SpecError(key, f"must be a list of tables ([[{key}]])")
+    return value
+
+
+def _channels(value, names: set[str]) -> tuple[ChannelPlan, ...]:
+    out = []
+    for i, obj in enumerate(_list_of_tables(value, "channels")):
+        path = f"channels[{i}]"
+        _no_unknown(obj, path, ("sender", "recipient", "capacity", "max_message_size"))
+        ends = []
+        for key in ("sender", "recipient"):
+            if key not in obj:
+                raise SpecError(f"{path}.{key}", "missing")
+            if obj[key] not in names:
+                raise SpecError(f"{path}.{key}", f"must name a parachain of this spec ({', '.join(sorted(names))}), not {obj[key]!r}")
+            ends.append(obj[key])
+        if ends[0] == ends[1]:
+            raise SpecError(f"{path}.recipient", "a channel joins two different parachains")
+        if any((c.sender, c.recipient) == tuple(ends) for c in out):
+            raise SpecError(path, f"the channel {ends[0]} -> {ends[1]} is listed twice")
+        out.append(ChannelPlan(ends[0], ends[1], _int(obj, "capacity", path, CHANNEL_CAPACITY, 1, 1_000_000),
+                               _int(obj, "max_message_size", path, CHANNEL_MAX_MESSAGE, 1, 1 << 20)))
+    return tuple(out)
+
+
+def _accounts(value) -> tuple[AccountPlan, ...]:
+    out = []
+    for i, obj in enumerate(_list_of_tables(value, "accounts")):
+        path = f"accounts[{i}]"
+        _no_unknown(obj, path, ("address", "balance"))
+        address = obj.get("address")
+        try:
+            if not isinstance(address, str):
+                raise InvalidAddress("missing")
+            if address.startswith("0x"):
+                if len(bytes.fromhex(address[2:])) != 32:
+                    raise InvalidAddress("0x hex must be 32 bytes")
+            else:
+                ss58_decode(address)
+        except (InvalidAddress, ValueError) as e:
+            raise SpecError(f"{path}.address", f"must be an SS58 address or 32 bytes of 0x hex: {e}") from None
+        out.append(AccountPlan(address, _int(obj, "balance", path, None, 10**10, 10**30)))
+    return tuple(out)
 
 
 def load_spec(path: Path) -> TestnetSpec:

@@ -6,6 +6,7 @@ from node.testnet.cli import DEFAULT_SPEC
 from node.testnet.spec import SpecError, load_spec, parse_spec
 
 PARA = '[[parachains]]\nruntime = "demand"\n'
+TWO = PARA + '[[parachains]]\nruntime = "dg"\n'
 
 
 def test_default_spec_is_a_relay_with_four_validators_and_three_parachains_of_two_collators():
@@ -48,14 +49,36 @@ def test_omitted_keys_take_defaults_and_parachains_inherit_the_relay_block_time(
     (PARA + '[[parachains]]\nruntime = "demand"\nname = "demand2"\n', "parachains[1].runtime", "already parachains[0]"),
     (PARA + "[settings]\nready_timeout_s = 0\n", "settings.ready_timeout_s", "between 1 and 3600"),
     (PARA + "[settings]\nmarket_period = 4\n", "settings.market_period", "unknown key"),
-    (PARA + "[[channels]]\nfrom = 2000\n", "channels", "not supported"),
-    (PARA + "[accounts]\n", "accounts", "unknown key"),
+    (PARA + "[[channels]]\nfrom = 2000\n", "channels[0].from", "unknown key"),
+    ("channels = 3\n" + PARA, "channels", "list of tables"),
+    (PARA + '[[channels]]\nsender = "demand"\n', "channels[0].recipient", "missing"),
+    (PARA + '[[channels]]\nsender = "demand"\nrecipient = "dg"\n', "channels[0].recipient", "must name a parachain of this spec"),
+    (PARA + '[[channels]]\nsender = "demand"\nrecipient = "demand"\n', "channels[0].recipient", "two different parachains"),
+    (TWO + '[[channels]]\nsender = "demand"\nrecipient = "dg"\n[[channels]]\nsender = "demand"\nrecipient = "dg"\n',
+     "channels[1]", "listed twice"),
+    (TWO + '[[channels]]\nsender = "demand"\nrecipient = "dg"\ncapacity = 0\n', "channels[0].capacity", "between 1 and"),
+    (PARA + "[accounts]\n", "accounts", "list of tables"),
+    (PARA + '[[accounts]]\naddress = "nope"\nbalance = 10000000000000\n', "accounts[0].address", "SS58"),
+    (PARA + '[[accounts]]\naddress = "0x1234"\nbalance = 10000000000000\n', "accounts[0].address", "32 bytes"),
+    (PARA + '[[accounts]]\naddress = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"\n', "accounts[0].balance", "missing"),
 ])
 def test_bad_spec_is_rejected_naming_the_key_and_the_problem(text, key, problem):
     with pytest.raises(SpecError) as caught:
         parse_spec(text)
     assert caught.value.key == key
     assert problem in caught.value.problem
+
+
+def test_channels_and_accounts_parse_and_reach_genesis(tmp_path):
+    from node.testnet.local import _channel_list
+
+    spec = parse_spec(TWO + '[[channels]]\nsender = "dg"\nrecipient = "demand"\ncapacity = 16\n'
+                      + '[[accounts]]\naddress = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"\nbalance = 10000000000000\n')
+    assert [(c.sender, c.recipient, c.capacity) for c in spec.channels] == [("dg", "demand", 16)]
+    assert spec.accounts[0].balance == 10**13
+    channels = _channel_list([p.plan() for p in spec.parachains], list(spec.channels))
+    assert sorted(tuple(c[:3]) for c in channels) == [(0, 2000, 8192), (0, 2001, 8192), (2000, 0, 8192), (2001, 0, 8192), (2001, 2000, 16)]
+    assert parse_spec(TWO).channels is None  # every pair, by default
 
 
 def test_unreadable_spec_file_is_a_spec_error(tmp_path):
