@@ -64,6 +64,7 @@ class BackingService(NodeExtension):
         self.paras = node.config.runtime.pallet("Paras")
         self.inclusion = node.config.runtime.pallet("ParaInclusion")
         self.table: dict[bytes, Entry] = {}
+        self.verdicts = {"valid": 0, "invalid": 0}  # candidates re-executed from their proofs (metrics)
 
     # -- helpers ------------------------------------------------------------------------------
     def _state(self) -> StateOverlay:
@@ -110,6 +111,7 @@ class BackingService(NodeExtension):
         except InvalidCandidate as e:
             log.warning("candidate 0x%s of para %d is invalid: %s", h.hex()[:12], receipt.descriptor.para_id, e.reason)
             kind, reason = INVALID, e.reason.encode()[:200]
+        self.verdicts["valid" if kind == VALID else "invalid"] += 1
         unsigned = Statement(kind, h, index, reason)
         statement = Statement(kind, h, index, reason, self.keypair.sign(unsigned.payload(self._chain_id(state))))
         entry.verdict = statement

@@ -37,6 +37,11 @@ class NodeCollector:
         peers = GaugeMetricFamily("substrate_sub_libp2p_peers_count", "Number of connected peers")
         peers.add_metric([], stats.get("peers", 0))
         yield peers
+        if "messages_sent" in stats:
+            for direction in ("sent", "received"):
+                messages = CounterMetricFamily(f"parawatt_xcm_messages_{direction}", f"Cross-chain messages this chain has {direction} (best block)")
+                messages.add_metric([], stats[f"messages_{direction}"])
+                yield messages
         authored = CounterMetricFamily("parawatt_blocks_authored", "Blocks this node authored")
         authored.add_metric([], node.blocks_authored)
         yield authored
@@ -51,6 +56,10 @@ class NodeCollector:
                 g = GaugeMetricFamily("parawatt_candidates_pending", "Candidates this validator holds, not yet included")
                 g.add_metric([], len(table))
                 yield g
+                verdicts = CounterMetricFamily("parawatt_candidates_validated", "Candidates this validator re-executed from their proofs", labels=["verdict"])
+                verdicts.add_metric(["valid"], extension.verdicts["valid"])
+                verdicts.add_metric(["invalid"], extension.verdicts["invalid"])
+                yield verdicts
 
 
 def serve_metrics(node, host: str, port: int) -> int:

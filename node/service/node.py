@@ -103,6 +103,28 @@ class NodeExtension:
         task_status.started()
 
 
+def message_totals(runtime, db) -> dict[str, int]:
+    """Cross-chain messages this chain has sent and received, summed over its queues in the best
+    state (a handful of keys: one per channel)."""
+    if "Router" in runtime.by_name:  # the relay: chain 0 of the Router's queues
+        heads = runtime.pallet("Router").Heads
+        n = len(heads.prefix)
+        sent = received = 0
+        for key in db.iter_state(heads.prefix):
+            sender, receiver = int.from_bytes(key[n + 8:n + 12], "little"), int.from_bytes(key[n + 20:n + 24], "little")
+            queue = heads.value.decode_all(db.state(key))
+            sent += queue["count"] if sender == 0 else 0
+            received += queue["processed"] if receiver == 0 else 0
+        return {"messages_sent": sent, "messages_received": received}
+    if "Messaging" in runtime.by_name:
+        messaging = runtime.pallet("Messaging")
+        totals = {}
+        for name, item in (("messages_sent", messaging.Outbound), ("messages_received", messaging.Inbound)):
+            totals[name] = sum(item.value.decode_all(db.state(k))["count"] for k in db.iter_state(item.prefix))
+        return totals
+    return {}
+
+
 class TxWatchers:
     """Who watches which extrinsic (author_submitAndWatchExtrinsic), and the blocks awaiting
     finality that include watched extrinsics."""
@@ -417,6 +439,7 @@ class Node:
             "ready": ready,
             "future": future,
             "peers": 0 if self.network is None else len(self.network.peers()),
+            **message_totals(self.config.runtime, self.db),
         }
 
     def _notify_heads(self, kind: str, header) -> None:

@@ -41,4 +41,16 @@ async def test_a_transfer_between_parachains_arrives_and_supply_holds(tmp_path, 
         for kind in ("demand", "dg"):
             sovereign, backed = report[kind]
             assert sovereign == backed, (kind, report)
+        # The metrics see it: a message sent by demand and received by dg, candidates validated on the relay.
+        assert metric(system.node("demand"), "parawatt_xcm_messages_sent") >= 1
+        assert metric(system.node("dg"), "parawatt_xcm_messages_received") >= 1
+        assert metric(relay, "parawatt_xcm_messages_sent") >= 1  # the Credit down to dg
+        assert metric(relay, "parawatt_candidates_validated", {"verdict": "valid"}) >= 2
         nursery.cancel_scope.cancel()
+
+
+def metric(node, name: str, labels: dict | None = None) -> float:
+    from node.service.metrics import NodeCollector
+
+    family = next(m for m in NodeCollector(node).collect() if m.name == name)
+    return sum(s.value for s in family.samples if labels is None or s.labels == labels)
