@@ -269,6 +269,7 @@ def prepare_multichain(
     init_ca(ca_dir, "parawatt_local")
     balances = [[dev_keypair(n).ss58_address, DEV_ENDOWMENT] for n in DEV_ACCOUNTS]
     balances += [[a.address, a.balance] for a in accounts or ()]
+    sudo = balances[0][0]  # //Alice
 
     def make_nodes(chain: str, names: list[str]) -> tuple[list[NodeLayout], list[str]]:
         nodes, keys = [], []
@@ -296,7 +297,7 @@ def prepare_multichain(
         spec = {
             "name": f"Parawatt {plan.name}", "id": f"parawatt_{plan.name}", "chainType": "Local", "runtime": kind,
             "consensus": {"engine": plan.engine, "blockTimeMs": para_time, "authorities": keys},
-            "genesis": {"balances": balances, "sudo": accounts[0], "Messaging": {"channels": channels}},
+            "genesis": {"balances": balances, "sudo": sudo, "Messaging": {"channels": channels}},
             "relay": {"paraId": PARA_IDS[kind], "rpc": [n.rpc_url for n in relay_nodes], "authorities": relay_keys, "chainId": "parawatt_relay"},
         }
         head = genesis_header(runtime_for(kind, para_time), genesis_config_for(parse_chain_spec(spec)))
@@ -307,7 +308,7 @@ def prepare_multichain(
     relay_spec = {
         "name": "Parawatt Relay", "id": "parawatt_relay", "chainType": "Local", "runtime": "relay",
         "consensus": {"engine": relay_engine, "blockTimeMs": block_time_ms, "authorities": relay_keys},
-        "genesis": {"balances": balances + sovereign, "sudo": accounts[0], "Router": {"channels": channels}},
+        "genesis": {"balances": balances + sovereign, "sudo": sudo, "Router": {"channels": channels}},
         "paras": para_entries,
     }
     Path(chains["relay"].chain_spec).write_text(json.dumps(relay_spec, indent=2))

@@ -30,6 +30,14 @@ name = "dg"
 runtime = "dg"
 collators = 2
 
+[[channels]]
+sender = "demand"
+recipient = "dg"
+
+[[accounts]]
+address = "0x0101010101010101010101010101010101010101010101010101010101010101"
+balance = 5000000000000000
+
 [settings]
 ready_timeout_s = 40
 """
@@ -75,6 +83,14 @@ def test_a_thousand_transfers_between_parachains_all_arrive_and_supply_is_backed
     report = json.loads(supply.stdout)
     assert report["ok"] and set(report["parachains"]) == {"demand", "dg"}
     assert all(p["sovereign"] == p["issuance"] + p["feesBurned"] for p in report["parachains"].values())
+    # The spec's extra account is funded on every chain (and counted in each parachain's reserve).
+    from substrateinterface import SubstrateInterface
+
+    network = Network.load(run_dir)
+    for chain in ("relay", "demand", "dg"):
+        client = SubstrateInterface(url=network.chain_nodes(chain)[0].rpc_url)
+        assert client.query("System", "Account", ["0x" + "01" * 32]).value["data"]["free"] == 5 * 10**15, chain
+        client.close()
 
 
 def test_scenario_transfers_go_on_around_a_collator_kill_and_supply_stays_backed(run_dir, tmp_path):
