@@ -24,6 +24,8 @@ from relay.xtransfers import sovereign_account
 from tests.relay.harness import ENDOWMENT, RelayHarness
 from tests.xchain.world import CHANNELS, DEMAND, DG, ISSUANCE, Para, Relay, para_genesis
 from node.primitives.keys import dev_keypair
+from node.rpc.errors import RpcError
+from node.service.market_rpc import MarketRpc
 
 PERIOD, FIRST_BLOCK, PERIOD_BLOCKS, GATE_OFFSET, DEADLINE = 1, 20, 10, 2, 3
 GATE = FIRST_BLOCK - GATE_OFFSET  # period 1 starts at relay block 20
@@ -221,3 +223,28 @@ def test_an_order_id_used_twice_is_refused_whole(world):
                                   price=G, reserve=G, period=PERIOD)
     applied = relay.apply(lambda ctx: relay.router.handlers.dispatch(ctx, DEMAND, 1, again))
     assert applied.named("MessageFailed") and market_state(relay) == before
+
+
+class _Chain:
+    def __init__(self, relay):
+        self.relay = relay
+        self.finalized = type("Head", (), {"hash": b"best"})()
+
+    def state_at(self, _hash):
+        return self.relay.state
+
+
+def test_settlements_are_queryable_with_leg_status_per_chain(world):
+    relay, demand, dg = world
+    place_book(demand, dg, relay)
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    node = type("Node", (), {"config": type("Config", (), {"runtime": relay.runtime})(), "chain": _Chain(relay)})()
+    rpc = MarketRpc(node)
+    first = rpc.settlement(0)
+    assert first["legs"] == {str(DEMAND): {"side": "buy", "status": "Applied"}, str(DG): {"side": "sell", "status": "Sent"}}
+    period = rpc.trades(PERIOD)
+    assert period["status"] == "Committed" and [t["tradeId"] for t in period["trades"]] == [0, 1, 2]
+    assert period["trades"][2]["legs"] == {"0": {"side": "buy", "status": "Applied"}, str(DG): {"side": "sell", "status": "Sent"}}
+    with pytest.raises(RpcError):
+        rpc.settlement(99)
