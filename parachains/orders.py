@@ -30,7 +30,9 @@ The settlement-facing interface (internal methods, not calls), for the bridge's 
 - `set_credit(ctx, who, credit)`: the bridge's credit value for an aggregator.
 
 Cancellation is allowed only while the period's order window is open on this chain's clock;
-after gate closure the order may be in the relay's auction and its escrow must stay.
+after gate closure the order may be in the relay's auction and its escrow must stay. On a chain
+linked to the bridge (`parachains.market.MarketLink`), every order goes to the relay when it is
+placed (`placed_listeners`) and cannot be cancelled here at all (`InBridgeAuction`).
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ class Orders(Pallet):
         ("BadLegQuantity", "A settlement leg's quantity is zero or exceeds the order's remaining quantity."),
         ("PriceBeyondReserve", "A settlement price is zero, above a buy's reserve or below a sell's reserve."),
         ("InvalidCredit", "A credit value outside [0, 10^6] ppm."),
+        ("InBridgeAuction", "The order has gone to the bridge's auction on the relay; only the bridge can release it."),
     )
 
     def __init__(self, index: int, balances, registry, timestamp, rules: ChainRules, periods: PeriodConfig, *,
@@ -136,6 +139,10 @@ class Orders(Pallet):
         self.exclusion_threshold = exclusion_threshold
         self.initial_credit = initial_credit
         self._sides = frozenset(name for name, side in _SIDES.items() if side in rules.sides)
+        # fn(ctx, order_id, record) after an order is placed, in the same transaction: the bridge
+        # link sends it to the relay (a listener that raises fails the placement)
+        self.placed_listeners: list = []
+        self.market_link = None  # set by parachains.market.MarketLink: decides whether orders can be cancelled here
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -186,6 +193,8 @@ class Orders(Pallet):
         self.Orders.set(state, order_id, {"owner": owner, "side": side, "quantity": quantity_10wh, "price": price, "reserve": reserve,
                                           "period": period, "remaining": quantity_10wh, "escrow": funds, "status": "Open"})
         self.NextOrderId.set(state, order_id + 1)
+        for listener in self.placed_listeners:
+            listener(ctx, order_id, self.Orders.get(state, order_id))
         self.deposit_event(ctx, "OrderPlaced", {"order_id": order_id, "owner": owner, "side": side, "quantity": quantity_10wh,
                                                 "price": price, "reserve": reserve, "period": period})
 
@@ -196,6 +205,8 @@ class Orders(Pallet):
         record = self._open_order(ctx.state, order_id, owner=who)
         if not self.periods.is_window_open(self.timestamp.now(ctx.state), record["period"]):
             raise self.error("PeriodClosed")
+        if self.market_link is not None and self.market_link.is_linked(ctx.state):
+            raise self.error("InBridgeAuction")
         funds, energy = self._release(ctx, order_id, record, "Cancelled")
         self.deposit_event(ctx, "OrderCancelled", {"order_id": order_id, "owner": who, "funds": funds, "energy": energy})
 

@@ -1,8 +1,8 @@
 """The demand, DG and storage parachain runtimes (issue 4, item 5).
 
 Each is the shared FRAME-style base (System, Timestamp, Balances, TransactionPayment, Sudo) plus
-cross-chain messaging (Messaging 5, ParachainSystem 6, XTransfers 7; 8–9 free) and the market
-pallets, with the kind's rules (`parachains.roles`).
+cross-chain messaging (Messaging 5, ParachainSystem 6, XTransfers 7, MarketLink 8; 9 free) and the
+market pallets, with the kind's rules (`parachains.roles`).
 
 | kind    | para id | spec name         | crate                     | trades       |
 |---------|---------|-------------------|---------------------------|--------------|
@@ -22,6 +22,7 @@ from node.pallets.timestamp import Timestamp
 from node.pallets.transaction_payment import TransactionPayment
 from node.pallets.messaging import Messaging
 from node.runtime.runtime import Runtime, RuntimeVersion
+from parachains.market import MarketLink
 from parachains.meters import Meters
 from parachains.orders import Orders
 from parachains.parachain_system import ParachainSystem
@@ -31,7 +32,7 @@ from parachains.registry import Registry
 from parachains.roles import PARACHAIN_KINDS, chain_rules
 
 SPEC_VERSION = 100
-MESSAGING_INDEX, PARACHAIN_SYSTEM_INDEX, XTRANSFERS_INDEX = 5, 6, 7  # cross-chain messages and transfers
+MESSAGING_INDEX, PARACHAIN_SYSTEM_INDEX, XTRANSFERS_INDEX, MARKET_LINK_INDEX = 5, 6, 7, 8  # cross-chain messages, transfers, market
 REGISTRY_INDEX, METERS_INDEX, ORDERS_INDEX = 10, 11, 12
 
 
@@ -59,11 +60,12 @@ def build_parachain_runtime(
     meters = Meters(METERS_INDEX, registry, timestamp, rules.para_id, periods)
     orders = Orders(ORDERS_INDEX, balances, registry, timestamp, rules, periods,
                     exclusion_threshold=exclusion_threshold, initial_credit=initial_credit)
+    market_link = MarketLink(MARKET_LINK_INDEX, rules.para_id, balances, messaging, orders)
     version = RuntimeVersion(spec_name=rules.spec_name, impl_name="parawatt-node", spec_version=SPEC_VERSION,
                              transaction_version=1, apis=RUNTIME_APIS)
     return Runtime(crate=rules.crate, version=version,
                    pallets=[system, timestamp, balances, payment, sudo, messaging, parachain_system, xtransfers,
-                            registry, meters, orders],
+                            market_link, registry, meters, orders],
                    inherents=[("Timestamp", "set"), ("ParachainSystem", "set_relay_data")])
 
 

@@ -1,5 +1,5 @@
 """The relay chain's runtime: the shared FRAME-style pallets, Offences, and the parachain pallets
-(Paras, ParaInclusion), the Router of cross-chain messages and XTransfers.
+(Paras, ParaInclusion), the Router of cross-chain messages, XTransfers and the Market (the bridge).
 
 Genesis config, one section per pallet (`Runtime.build_genesis`):
 
@@ -15,6 +15,8 @@ Genesis config, one section per pallet (`Runtime.build_genesis`):
         "chain_id": b"…",                                   # the relay chain id statements sign
       },
       "Router": {"channels": [(sender, receiver, capacity, max_message_size), …]},  # 0 is the relay
+      "Market": {"period_blocks": 3600, "gate_offset_blocks": 300, "tariff": [(0, 0, λ_grid, λ_0)], …},
+                                                            # optional: `relay.market.DEFAULTS`
     }
 
 Byte values may also be 0x-hex strings in the Paras section. Default para ids: 2000 demand,
@@ -32,6 +34,7 @@ from node.pallets.timestamp import Timestamp
 from node.pallets.transaction_payment import TransactionPayment
 from node.runtime.runtime import Runtime, RuntimeVersion
 from relay.inclusion import ParaInclusion
+from relay.market import Market
 from relay.paras import Paras
 from relay.router import Router
 from relay.xtransfers import RelayXTransfers
@@ -54,12 +57,13 @@ def build_relay_runtime(*, spec_name: str = SPEC_NAME, block_time_ms: int = 1000
     router = Router(8)
     inclusion = ParaInclusion(7, system, paras, router)
     xtransfers = RelayXTransfers(9, balances, paras, router)
+    market = Market(10, balances, timestamp, router)
     version = RuntimeVersion(
         spec_name=spec_name, impl_name="parawatt-node", spec_version=100, transaction_version=1, apis=RUNTIME_APIS
     )
     return Runtime(
         crate=CRATE,
         version=version,
-        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion, router, xtransfers],
+        pallets=[system, timestamp, balances, payment, sudo, offences, paras, inclusion, router, xtransfers, market],
         inherents=INHERENTS,
     )

@@ -279,6 +279,16 @@ class Balances(Pallet):
         self.TotalIssuance.set(state, total)
 
     # -- genesis ------------------------------------------------------------------------------
+    def genesis_endow(self, state, who: bytes, amount: int) -> None:
+        """Give ``who`` ``amount`` more at genesis (another pallet's accounts), in the issuance."""
+        if amount < self.existential_deposit and self.system.account(state, who).providers == 0:
+            raise ValueError(f"genesis balance {amount} is below the existential deposit")
+        info = self.system.account(state, who)
+        info.free += amount
+        info.providers = 1
+        self.system.set_account(state, who, info)
+        self._adjust_issuance(state, amount)
+
     def build_genesis(self, state, config):
         total = 0
         for who, amount in config.get("balances", []):

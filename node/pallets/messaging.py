@@ -211,6 +211,9 @@ class Messaging(Pallet):
         if processed > done:
             self.deposit_event(ctx, "Acknowledged", {"dest": dest, "count": processed})
 
+    def has_channel(self, state, sender: int, receiver: int) -> bool:
+        return self.Channels.contains(state, sender, receiver)
+
     def pending(self, state, dest: int, since: int) -> list[bytes]:
         """Queued messages for ``dest`` from index ``since`` on (what a relayer fetches)."""
         count = self.Outbound.get(state, dest)["count"]

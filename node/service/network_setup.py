@@ -66,7 +66,8 @@ def genesis_config_for(spec: ChainSpec) -> dict:
 
 def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: AuthoritySet) -> tuple:
     """The relay validates parachain candidates; a parachain's collators send them. Both report
-    the cross-chain supply (`xtransfers_supply`)."""
+    the cross-chain supply (`xtransfers_supply`); the relay also the market's settlements
+    (`market_settlement`, `market_trades`)."""
     from node.service.supply import SupplyRpc
 
     if spec.runtime == "relay":
@@ -77,7 +78,9 @@ def role_extensions(spec: ChainSpec, keypair: Keypair | None, authorities: Autho
         executives = {
             p.id: Executive(runtime_for(p.runtime, spec.consensus.block_time_ms), blake2_256(p.genesis_head)) for p in spec.paras
         }
-        return (lambda node: BackingService(node, keypair=keypair, para_executives=executives), SupplyRpc)
+        from node.service.market_rpc import MarketRpc
+
+        return (lambda node: BackingService(node, keypair=keypair, para_executives=executives), SupplyRpc, MarketRpc)
     if spec.relay is not None:
         from parachains.collator import CollationService
         from parachains.relay_client import RpcRelayClient

@@ -59,7 +59,7 @@ def test_relay_metadata_is_v14_with_the_relay_pallets_in_order(client):
     assert raw[:4] == b"meta" and raw[4] == 14
     assert [(p["name"], p["index"]) for p in v14(metadata)["pallets"]] == [
         ("System", 0), ("Timestamp", 1), ("Balances", 2), ("TransactionPayment", 3), ("Sudo", 4),
-        ("Offences", 5), ("Paras", 6), ("ParaInclusion", 7), ("Router", 8), ("XTransfers", 9),
+        ("Offences", 5), ("Paras", 6), ("ParaInclusion", 7), ("Router", 8), ("XTransfers", 9), ("Market", 10),
     ]
 
 

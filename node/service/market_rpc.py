@@ -1,0 +1,84 @@
+"""`market_settlement(tradeId)` and `market_trades(period)`: the bridge's settlements over RPC
+(relay only), read from the finalized relay state.
+
+A settlement is the trade (period, round — 0 for the grid —, buyer and seller with their home
+chains and orders, quantity in 10 Wh, price in planck per kWh, value in planck) and the status of
+its leg on each chain: Pending (committed, not yet sent), Sent, Applied (the chain's watermark
+passed it). `market_trades` adds the period's status (Open, Committed, Refunded).
+"""
+
+from __future__ import annotations
+
+from node.rpc.errors import RpcError, invalid_params
+from node.rpc.params import check_param_count, get_param
+from node.runtime.overlay import StateOverlay
+from node.service.node import NodeExtension
+
+UNKNOWN_TRADE = 4006
+NOT_RELAY = 4007
+
+
+def _u64(value, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
+        raise invalid_params(f"`{name}` must be a u64")
+    return value
+
+
+def settlement_json(trade_id: int, record: dict) -> dict:
+    from relay.market import LEG_STATUS
+
+    return {
+        "tradeId": trade_id, "period": record["period"], "round": record["round"],
+        "buyer": "0x" + record["buyer"].hex(), "seller": "0x" + record["seller"].hex(),
+        "buyOrder": record["buy_order"], "sellOrder": record["sell_order"],
+        "quantity": record["quantity"], "price": str(record["price"]), "value": str(record["value"]),
+        "legs": {str(record["buyer_chain"]): {"side": "buy", "status": LEG_STATUS[record["buyer_status"]]},
+                 str(record["seller_chain"]): {"side": "sell", "status": LEG_STATUS[record["seller_status"]]}}
+        if record["buyer_chain"] != record["seller_chain"] else
+        {str(record["buyer_chain"]): {"side": "both", "status": LEG_STATUS[min(record["buyer_status"], record["seller_status"])]}},
+    }
+
+
+class MarketRpc(NodeExtension):
+    def __init__(self, node):
+        self.node = node
+        self.runtime = node.config.runtime
+
+    def _market(self):
+        if "Market" not in self.runtime.by_name:
+            raise RpcError(NOT_RELAY, "the market settles on the relay")
+        return self.runtime.pallet("Market")
+
+    def _state(self) -> StateOverlay:
+        chain = self.node.chain
+        return StateOverlay(chain.state_at(chain.finalized.hash).get)
+
+    def settlement(self, trade_id: int) -> dict:
+        record = self._market().trade(self._state(), trade_id)
+        if record is None:
+            raise RpcError(UNKNOWN_TRADE, f"no trade {trade_id} in the finalized relay state")
+        return settlement_json(trade_id, record)
+
+    def trades(self, period: int) -> dict:
+        from relay.market import PERIOD_STATUS
+
+        market, state = self._market(), self._state()
+        info = market.period(state, period)
+        return {"period": period, "status": None if info is None else PERIOD_STATUS[info["status"]],
+                "orders": 0 if info is None else info["orders"],
+                "trades": [settlement_json(i, t) for i, t in market.period_trades(state, period)]}
+
+    def register_rpc(self, module) -> None:
+        async def settlement(params, conn):
+            check_param_count(params, 1)
+            return self.settlement(_u64(get_param(params, 0, "tradeId", required=True), "tradeId"))
+
+        async def trades(params, conn):
+            check_param_count(params, 1)
+            return self.trades(_u64(get_param(params, 0, "period", required=True), "period"))
+
+        module.register_method("market_settlement", settlement)
+        module.register_method("market_trades", trades)
+
+
+__all__ = ["MarketRpc", "settlement_json"]
