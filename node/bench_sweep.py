@@ -101,8 +101,11 @@ class ChainWatch:
             self.txs[n] = sum(1 for xt in block["extrinsics"] if _is_signed(xt))
 
     def rate(self, status: str, since: float, until: float) -> float:
-        blocks = [n for n, at in self.seen[status].items() if since <= at <= until]
-        return sum(self.txs.get(n, 0) for n in blocks) / max(until - since, 1e-9)
+        """Transactions reaching ``status`` per second, from the start of the load to the last
+        block carrying any (so the settling time after the load does not dilute it)."""
+        blocks = [(at, self.txs.get(n, 0)) for n, at in self.seen[status].items() if since <= at <= until]
+        busy = [at for at, txs in blocks if txs]
+        return sum(txs for _, txs in blocks) / max(max(busy) - since, 1e-9) if busy else 0.0
 
     def latency(self, status: str) -> tuple[float, float]:
         lags = [self.seen[status][n] - at for n, at in self.seen["best"].items() if n in self.seen[status]]
@@ -121,8 +124,11 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
     try:
         ready_s = launch(network, progress=lambda line: None)
         paras = [name for name, info in network.chains.items() if info["kind"] == "parachain"]
-        clients = {name: RpcClient(int(network.chain_nodes(name)[0].rpc_url.rsplit(":", 1)[1])) for name in network.chains}
-        watches = {name: ChainWatch(clients[name], name in paras) for name in network.chains}
+        def client(name: str) -> RpcClient:  # one keep-alive connection per user: the follower runs in its own thread
+            return RpcClient(int(network.chain_nodes(name)[0].rpc_url.rsplit(":", 1)[1]))
+
+        clients = {name: client(name) for name in network.chains}
+        watches = {name: ChainWatch(client(name), name in paras) for name in network.chains}
         signed = {}
         for name in paras:
             c = clients[name]
