@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 from node.testnet.control import REPO_ROOT, Network, TestnetError
-from node.testnet.launcher import DEFAULT_RUN_DIR, launch, prepare, table
+from node.testnet.launcher import DEFAULT_RUN_DIR, launch, prepare, table, teardown
 from node.testnet.scenario import ScenarioError, check_against, parse_scenario, run
 from node.testnet.spec import SpecError, load_spec
 
 DEFAULT_SPEC = REPO_ROOT / "configs" / "local.toml"
-NOT_YET = ("Not yet: HRMP channels, funded accounts and aggregators in the spec; network namespaces "
-           "(--hosts) and `net latency|loss|partition|heal`; transfer, market and metric checks in "
-           "scenarios; `experiment` and `bench` sweeps.")
+NOT_YET = ("Not yet: funded aggregators in the spec; market and metric checks in scenarios; `bench` sweeps. "
+           "`net latency` needs a kernel with tc's netem qdisc.")
 
 
 def _say(line: str) -> None:
@@ -30,7 +29,7 @@ def _interrupt(signum, frame) -> None:
 
 def cmd_up(args) -> int:
     spec = load_spec(args.spec)
-    network = prepare(args.run_dir, spec, fresh=args.fresh)
+    network = prepare(args.run_dir, spec, fresh=args.fresh, hosts=args.hosts)
     _say(f"testnet from {args.spec}: relay ({spec.relay.validators} validators) + "
          + ", ".join(f"{p.name} ({p.id}, {p.collators} collators)" for p in spec.parachains) + f"; run folder {network.run_dir}")
     # SIGTERM tears down like Ctrl-C does (the nodes live in their own sessions and would outlive us).
@@ -60,7 +59,7 @@ def cmd_up(args) -> int:
         _say("every node has stopped")
     except KeyboardInterrupt:
         _say("\nstopping every node…")
-        network.stop()
+        teardown(network)
         _say("stopped")
     return 0
 
@@ -105,8 +104,28 @@ def cmd_status(args) -> int:
 
 def cmd_down(args) -> int:
     network = Network.load(args.run_dir)
-    stopped = network.stop()
-    _say(f"stopped {len(stopped)} node(s)" + (f": {', '.join(stopped)}" if stopped else "") + f"; logs kept in {network.run_dir / 'logs'}")
+    stopped = teardown(network)
+    removed = "" if network.hosts is None else f"; removed {len(network.hosts.nodes)} namespaces and bridge {network.hosts.bridge}"
+    _say(f"stopped {len(stopped)} node(s)" + (f": {', '.join(stopped)}" if stopped else "") + removed + f"; logs kept in {network.run_dir / 'logs'}")
+    return 0
+
+
+def cmd_net(args) -> int:
+    from node.testnet.netfaults import NetFaults, parse_group
+
+    faults = NetFaults(Network.load(args.run_dir))
+    if args.net_command == "latency":
+        state = faults.latency(args.a, args.b, args.ms)
+    elif args.net_command == "loss":
+        state = faults.loss(args.a, args.b, args.pct)
+    elif args.net_command == "partition":
+        state = faults.partition(parse_group(args.side_a), parse_group(args.side_b))
+    elif args.net_command == "heal":
+        state = faults.heal()
+    else:
+        state = faults.state()
+    for line in state.describe() or ["no faults: every link is clean"]:
+        _say(line)
     return 0
 
 
@@ -196,9 +215,11 @@ def register(sub) -> None:
     up.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="the network (TOML; default configs/local.toml)")
     up.add_argument("--detach", action="store_true", help="return once ready, leaving the network running")
     up.add_argument("--fresh", action="store_true", help="wipe an earlier (stopped) network in the run folder first")
+    up.add_argument("--hosts", action="store_true", help="each node in its own network namespace on a bridge (root), "
+                    "so `testnet net` can shape and cut links between nodes")
     up.add_argument("--demo", action="store_true", help="once ready, send a cross-chain transfer and show its steps and the supply check")
     add("status", cmd_status, "every node's state and best, finalized and anchored heights")
-    add("down", cmd_down, "stop every node (logs and databases stay in the run folder)")
+    add("down", cmd_down, "stop every node and remove --hosts namespaces (logs and databases stay in the run folder)")
     logs = add("logs", cmd_logs, "the end of a node's log")
     logs.add_argument("node")
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many lines (default 40)")
@@ -227,5 +248,28 @@ def register(sub) -> None:
     supply.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=run_dir_help)
     supply.set_defaults(func=_guard(cmd_supply))
 
+    net = add("net", cmd_net, "shape or cut the links between nodes of a --hosts network: latency, loss, partition, heal, show")
+    net_commands = net.add_subparsers(dest="net_command", required=True)
+
+    def net_command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        p = net_commands.add_parser(name, help=help, description=description or help)
+        # also after the subcommand (`net heal --run-dir X`); absent, the one before it (or the default) holds
+        p.add_argument("--run-dir", type=Path, default=argparse.SUPPRESS, help="the network's run folder")
+        return p
+    for name, help in (("latency", "add MS milliseconds each way between nodes A and B (0 removes it)"),
+                       ("loss", "drop PCT percent of the packets each way between nodes A and B (0 removes it)")):
+        p = net_command(name, help)
+        p.add_argument("a")
+        p.add_argument("b")
+        if name == "latency":
+            p.add_argument("ms", type=int)
+        else:
+            p.add_argument("pct", type=float)
+    p = net_command("partition", "cut every link between two groups of nodes, both directions",
+                    "cut every link between two groups of nodes (A,B,… and C,D,…), both directions")
+    p.add_argument("side_a", metavar="A[,B…]")
+    p.add_argument("side_b", metavar="C[,D…]")
+    net_command("heal", "remove every cut, delay and loss")
+    net_command("show", "the faults in force")
     check = add("check", cmd_check, "run a scenario file of height assertions and fault steps; ✓/✗ per line, non-zero exit on failure")
     check.add_argument("file", type=Path)

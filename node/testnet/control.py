@@ -56,9 +56,10 @@ def _reap(pid: int) -> None:
 
 
 class Network:
-    def __init__(self, run_dir: Path, chains: dict[str, dict], nodes: list[NodeEntry], ready_timeout_s: int = 60):
+    def __init__(self, run_dir: Path, chains: dict[str, dict], nodes: list[NodeEntry], ready_timeout_s: int = 60, hosts=None):
         self.run_dir = Path(run_dir).resolve()
         self.chains, self.nodes, self.ready_timeout_s = chains, nodes, ready_timeout_s
+        self.hosts = hosts  # a netns.HostNet when every node has its own namespace (`up --hosts`), else None
 
     # -- the run folder -----------------------------------------------------------------------
     @classmethod
@@ -66,8 +67,11 @@ class Network:
         path = Path(run_dir) / "network.json"
         try:
             obj = json.loads(path.read_text())
+            from node.testnet.netns import HostNet
+
             nodes = [NodeEntry(**{**n, "command": tuple(n["command"])}) for n in obj["nodes"]]
-            return cls(run_dir, obj["chains"], nodes, obj.get("ready_timeout_s", 60))
+            hosts = HostNet.from_json(obj["hosts"]) if obj.get("hosts") else None
+            return cls(run_dir, obj["chains"], nodes, obj.get("ready_timeout_s", 60), hosts)
         except FileNotFoundError:
             raise TestnetError(f"no testnet in {run_dir} (no network.json); start one with `parawatt testnet up --run-dir {run_dir}`") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -76,6 +80,7 @@ class Network:
     def save(self) -> None:
         obj = {"run_dir": str(self.run_dir), "ready_timeout_s": self.ready_timeout_s, "chains": self.chains,
                "nodes": [{**asdict(n), "command": list(n.command)} for n in self.nodes],
+               "hosts": None if self.hosts is None else self.hosts.to_json(),
                # what `testnet up` prints, for people and scripts (load() reads only the above)
                "table": [{"node": n.name, "chain": n.chain, "role": n.role, "rpc": n.rpc_url, "metrics": n.metrics_url, "log": n.log}
                          for n in self.nodes]}

@@ -4,6 +4,9 @@
 `network.json`; `launch` starts every node and waits until the network is ready — every node's
 metrics answer, the relay finalizes, every parachain has a block anchored on the relay — and
 fails fast, naming the node and showing its log, when one exits or the deadline passes.
+
+With ``hosts=True`` every node gets its own network namespace and address (netns.py): `launch`
+builds them before starting the nodes and `teardown` removes them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from node.testnet.control import POLL_S, Network, NodeEntry, TestnetError
+from node.testnet import netns
 from node.testnet.local import NetworkLayout, NodeProcess, prepare_multichain
 from node.testnet.spec import TestnetSpec
 
@@ -25,30 +29,45 @@ def _check_folder(run_dir: Path, fresh: bool) -> None:
         return
     if not (run_dir / "network.json").exists():
         raise TestnetError(f"{run_dir} is not empty and holds no testnet; choose another --run-dir")
-    live = Network.load(run_dir).live()
+    earlier = Network.load(run_dir)
+    live = earlier.live()
     if live:
         raise TestnetError(f"a testnet is running in {run_dir} ({', '.join(live)}); `parawatt testnet down --run-dir {run_dir}` first")
     if not fresh:
         raise TestnetError(f"{run_dir} holds an earlier testnet; pass --fresh to wipe it, or choose another --run-dir")
+    teardown(earlier)  # its namespaces, if any were left behind
     shutil.rmtree(run_dir)
 
 
-def prepare(run_dir: Path, spec: TestnetSpec, *, fresh: bool = False) -> Network:
+def node_names(spec: TestnetSpec) -> list[str]:
+    """Every node's name, in launch order (as prepare_multichain names them)."""
+    return ([f"validator-{i}" for i in range(spec.relay.validators)]
+            + [f"{p.name}-collator-{i}" for p in spec.parachains for i in range(p.collators)])
+
+
+def prepare(run_dir: Path, spec: TestnetSpec, *, fresh: bool = False, hosts: bool = False) -> Network:
     run_dir = Path(run_dir).resolve()
+    hostnet = None
+    if hosts:
+        netns.check_available()
     _check_folder(run_dir, fresh)
+    if hosts:
+        hostnet = netns.plan_hosts(netns.pick_slot(), node_names(spec))
     relay = spec.relay
     chains = prepare_multichain(run_dir, validators=relay.validators, relay_engine=relay.consensus, block_time_ms=relay.block_time_ms,
                                 plans=[p.plan() for p in spec.parachains],
-                                channels=None if spec.channels is None else list(spec.channels), accounts=list(spec.accounts))
+                                channels=None if spec.channels is None else list(spec.channels), accounts=list(spec.accounts),
+                                hosts=None if hostnet is None else {name: n.address for name, n in hostnet.nodes.items()})
     nodes, chain_info = [], {}
     for chain_name, chain in chains.items():
         layout = NetworkLayout(str(run_dir), chain.chain_spec, "", chain.nodes)
         chain_info[chain_name] = {"chain_spec": chain.chain_spec, "kind": "relay" if chain_name == "relay" else "parachain"}
         for n in chain.nodes:
+            prefix = () if hostnet is None else netns.exec_prefix(hostnet, n.name)
             nodes.append(NodeEntry(n.name, chain_name, "validator" if chain_name == "relay" else "collator",
-                                   f"ws://127.0.0.1:{n.rpc_port}", n.metrics_url, n.log, n.base_path,
-                                   tuple(NodeProcess(layout, n).command())))
-    network = Network(run_dir, chain_info, nodes, spec.settings.ready_timeout_s)
+                                   f"ws://{n.host}:{n.rpc_port}", n.metrics_url, n.log, n.base_path,
+                                   (*prefix, *NodeProcess(layout, n).command())))
+    network = Network(run_dir, chain_info, nodes, spec.settings.ready_timeout_s, hostnet)
     network.save()
     return network
 
@@ -76,6 +95,9 @@ def launch(network: Network, progress: Callable[[str], None] = print) -> float:
     failure every node started is stopped again and a TestnetError says which node and why."""
     began = time.monotonic()
     try:
+        if network.hosts is not None:
+            netns.create(network.hosts)
+            progress(f"{len(network.hosts.nodes)} network namespaces on bridge {network.hosts.bridge} ({network.hosts.subnet})")
         for entry in network.nodes:
             network.start(entry.name)
         progress(f"started {len(network.nodes)} nodes; logs in {network.run_dir / 'logs'}")
@@ -97,8 +119,20 @@ def launch(network: Network, progress: Callable[[str], None] = print) -> float:
                                    f"log of {culprit}:\n{network.log_tail(culprit)}")
             time.sleep(POLL_S * 2)
     except BaseException:
-        network.stop()
+        teardown(network)
         raise
+
+
+def teardown(network: Network) -> list[str]:
+    """Stop every node and remove the network's namespaces, veths and bridge (if it has them) and
+    its recorded faults. Returns the nodes it stopped."""
+    from node.testnet.netfaults import clear_state
+
+    stopped = network.stop()
+    if network.hosts is not None:
+        netns.remove(network.hosts)
+        clear_state(network.run_dir)
+    return stopped
 
 
 def table(network: Network) -> str:

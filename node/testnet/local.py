@@ -71,14 +71,15 @@ class NodeLayout:
     p2p_port: int
     log: str
     prometheus_port: int | None = None  # None: the node serves no metrics
+    host: str = "127.0.0.1"  # where it listens (RPC, metrics, p2p): its namespace's address with --hosts
 
     @property
     def rpc_url(self) -> str:
-        return f"http://127.0.0.1:{self.rpc_port}"
+        return f"http://{self.host}:{self.rpc_port}"
 
     @property
     def metrics_url(self) -> str | None:
-        return None if self.prometheus_port is None else f"http://127.0.0.1:{self.prometheus_port}/metrics"
+        return None if self.prometheus_port is None else f"http://{self.host}:{self.prometheus_port}/metrics"
 
 
 @dataclass
@@ -130,12 +131,13 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        others = [f"127.0.0.1:{n.p2p_port}" for n in self.layout.nodes if n.name != self.node.name]
+        others = [f"{n.host}:{n.p2p_port}" for n in self.layout.nodes if n.name != self.node.name]
+        hosts = ["--p2p-host", self.node.host, "--rpc-host", self.node.host] if self.node.host != "127.0.0.1" else []
         return [
             sys.executable, "-m", "node.cli", "node", "--chain", self.layout.chain_spec, "--base-path", self.node.base_path,
             "--keys", self.node.keys, "--rpc-port", str(self.node.rpc_port), "--p2p-port", str(self.node.p2p_port),
             *(["--prometheus-port", str(self.node.prometheus_port)] if self.node.prometheus_port is not None else []),
-            "--bootnodes", *others,
+            *hosts, "--bootnodes", *others,
         ]
 
     def start(self) -> None:
@@ -249,7 +251,7 @@ def prepare_multichain(
     run_dir: Path, *, validators: int = 4, paras: tuple[str, ...] = ("demand", "dg", "storage"), collators: int = 2,
     relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
     plans: list[ParaPlan] | None = None, channels: list[ChannelPlan] | None = None,
-    accounts: list[AccountPlan] | None = None,
+    accounts: list[AccountPlan] | None = None, hosts: dict[str, str] | None = None,
 ) -> dict[str, ChainLayout]:
     """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
     every chain spec (the relay's carrying the paras' genesis heads), free ports. ``plans`` (from a
@@ -257,7 +259,9 @@ def prepare_multichain(
 
     Channels: the relay and every parachain always have their upward and downward channels
     (transfers and the market need them); between parachains, ``channels`` (by para name) or,
-    when None, every pair. ``accounts`` are funded on every chain besides the dev accounts."""
+    when None, every pair. ``accounts`` are funded on every chain besides the dev accounts.
+    ``hosts`` (node name → IP address) puts nodes on their own addresses instead of loopback: they
+    listen and are dialled there, and their certificates name it."""
     from node.chain_spec import parse_chain_spec
     from node.service.chain import genesis_header
     from node.service.network_setup import genesis_config_for, runtime_for
@@ -275,10 +279,12 @@ def prepare_multichain(
         nodes, keys = [], []
         for name in names:
             folder = run_dir / "keys" / name
-            issue_node_certificate(ca_dir, name, folder)
+            host = (hosts or {}).get(name, "127.0.0.1")
+            issue_node_certificate(ca_dir, name, folder, hosts=tuple(dict.fromkeys((host, "127.0.0.1", "localhost"))))
             _, keypair = load_identity(NodeFiles.in_dir(folder))
             keys.append("0x" + keypair.public_key.hex())
-            nodes.append(NodeLayout(name, str(folder), str(run_dir / "nodes" / name), free_port(), free_port(), str(run_dir / "logs" / f"{name}.log"), free_port()))
+            nodes.append(NodeLayout(name, str(folder), str(run_dir / "nodes" / name), free_port(), free_port(),
+                                    str(run_dir / "logs" / f"{name}.log"), free_port(), host))
         return nodes, keys
 
     relay_nodes, relay_keys = make_nodes("relay", [f"validator-{i}" for i in range(validators)])

@@ -6,6 +6,8 @@
     sleep 2
     restart demand-collator-1
     pause NODE / resume NODE
+    partition validator-0,validator-1 validator-2,validator-3   # cut both ways (`up --hosts` networks)
+    heal                                                        # remove every cut, delay and loss
     transfer demand -> dg 20 completes within 60 seconds  # every one credited and finalized in time
     supply is backed                                      # `parawatt supply` finds every para backed
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from node.testnet.control import POLL_S, Network, TestnetError
+from node.testnet.netfaults import NetFaults, parse_group
 
 HEIGHT = re.compile(r"^(?P<chain>[a-z][a-z0-9_]*):\s*(?P<status>best|finalized|anchored) height is at least (?P<n>\d+) "
                     r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
@@ -29,7 +32,10 @@ SLEEP = re.compile(r"^sleep (?P<s>\d+(?:\.\d+)?)$")
 TRANSFER = re.compile(r"^transfer (?P<source>[a-z][a-z0-9_]*) -> (?P<dest>[a-z][a-z0-9_]*) (?P<n>\d+) "
                       r"completes within (?P<s>\d+(?:\.\d+)?) seconds?$")
 SUPPLY = re.compile(r"^supply is backed$")
+PARTITION = re.compile(r"^partition (?P<a>\S+) (?P<b>\S+)$")
+HEAL = re.compile(r"^heal$")
 FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
+         "partition A[,B…] C[,D…]", "heal",
          "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed")
 TRANSFER_AMOUNT = 10**12
 TRANSFER_SIGNER = "//Ferdie"  # funded on every chain, and left alone by the other tools
@@ -82,7 +88,22 @@ class SupplyBacked:
     text: str
 
 
-Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked
+@dataclass(frozen=True, slots=True)
+class Partition:
+    line_no: int
+    text: str
+    side_a: tuple[str, ...]
+    side_b: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Heal:
+    line_no: int
+    text: str
+
+
+Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked | Partition | Heal
+NET_STEPS = (Partition, Heal)
 
 
 def parse_scenario(text: str) -> list[Step]:
@@ -105,6 +126,16 @@ def parse_scenario(text: str) -> list[Step]:
             steps.append(TransferArrives(line_no, line, int(m["n"]), m["source"], m["dest"], float(m["s"])))
         elif SUPPLY.match(line):
             steps.append(SupplyBacked(line_no, line))
+        elif m := PARTITION.match(line):
+            try:
+                side_a, side_b = parse_group(m["a"]), parse_group(m["b"])
+            except TestnetError as e:
+                raise ScenarioError(line_no, f"{e}: {raw.strip()!r}") from None
+            if set(side_a) & set(side_b):
+                raise ScenarioError(line_no, f"a node cannot be on both sides of a partition: {raw.strip()!r}")
+            steps.append(Partition(line_no, line, side_a, side_b))
+        elif HEAL.match(line):
+            steps.append(Heal(line_no, line))
         else:
             raise ScenarioError(line_no, f"not a step: {raw.strip()!r} (expected one of: {'; '.join(FORMS)})")
     return steps
@@ -125,6 +156,12 @@ def check_against(steps: list[Step], network: Network) -> None:
                     raise ScenarioError(step.line_no, f"unknown chain {chain!r} (chains: {', '.join(network.chains)})")
         elif isinstance(step, Fault) and step.node not in names:
             raise ScenarioError(step.line_no, f"unknown node {step.node!r} (nodes: {', '.join(sorted(names))})")
+        elif isinstance(step, NET_STEPS):
+            if network.hosts is None:
+                raise ScenarioError(step.line_no, f"{step.text!r} needs a --hosts network (`parawatt testnet up --hosts`, as root)")
+            for node in (step.side_a + step.side_b if isinstance(step, Partition) else ()):
+                if node not in names:
+                    raise ScenarioError(step.line_no, f"unknown node {node!r} (nodes: {', '.join(sorted(names))})")
 
 
 def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
@@ -171,6 +208,10 @@ def run(steps: list[Step], network: Network, out: Callable[[str], None] = print)
                 ok, detail = _transfer(network, step)
             elif isinstance(step, SupplyBacked):
                 ok, detail = _supply(network)
+            elif isinstance(step, Partition):
+                NetFaults(network).partition(step.side_a, step.side_b)
+            elif isinstance(step, Heal):
+                NetFaults(network).heal()
             else:
                 getattr(network, step.action)(step.node)
         except TestnetError as e:

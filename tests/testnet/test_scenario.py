@@ -5,7 +5,9 @@ import pytest
 from node.testnet.control import Network, NodeEntry
 from node.testnet.scenario import (
     Fault,
+    Heal,
     HeightAtLeast,
+    Partition,
     ScenarioError,
     Sleep,
     SupplyBacked,
@@ -55,7 +57,12 @@ def test_every_step_form_parses_with_its_line_number():
     "reboot validator-0",
     "sleep",
     "sleep forever",
-    "partition validator-0 validator-1",  # not in this version
+    "partition validator-0",
+    "partition validator-0 validator-1 validator-2",
+    "partition validator-0,,validator-1 validator-2",
+    "partition validator-0, validator-2",
+    "partition validator-0,validator-1 validator-1",
+    "heal everything",
     "transfer demand to dg 100 completes within 10 seconds",
     "transfer demand -> dg 0 completes within 10 seconds",
     "transfer dg -> dg 5 completes within 10 seconds",
@@ -99,3 +106,32 @@ def test_relay_is_never_asked_for_an_anchored_height():
 
 def test_a_valid_scenario_passes_the_network_check():
     check_against(parse_scenario("dg: anchored height is at least 1 within 1 seconds\nkill dg-collator-0\n"), network())
+
+
+def test_partition_and_heal_steps_parse_into_their_groups():
+    steps = parse_scenario("partition validator-0,validator-1 validator-2,validator-3\nsleep 1\nheal  # all links back\n")
+    assert steps[0] == Partition(1, "partition validator-0,validator-1 validator-2,validator-3",
+                                 ("validator-0", "validator-1"), ("validator-2", "validator-3"))
+    assert steps[2] == Heal(3, "heal")
+
+
+def test_network_fault_steps_are_rejected_on_a_loopback_network():
+    with pytest.raises(ScenarioError, match="line 2: 'heal' needs a --hosts network"):
+        check_against(parse_scenario("sleep 1\nheal\n"), network())
+
+
+def hosts_network() -> Network:
+    from node.testnet.netns import plan_hosts
+
+    net = network()
+    net.hosts = plan_hosts(3, [n.name for n in net.nodes])
+    return net
+
+
+def test_a_partition_naming_an_unknown_node_is_rejected_with_its_line():
+    with pytest.raises(ScenarioError, match="line 1: unknown node 'validator-9'"):
+        check_against(parse_scenario("partition validator-0 validator-9\n"), hosts_network())
+
+
+def test_partition_and_heal_pass_the_check_on_a_hosts_network():
+    check_against(parse_scenario("partition validator-0 dg-collator-0\nheal\n"), hosts_network())
