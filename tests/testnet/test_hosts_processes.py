@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from node.testnet import netns
-from node.testnet.control import REPO_ROOT, Network, TestnetError
+from node.testnet import control
+from node.testnet.control import REPO_ROOT, Network
 from node.testnet.launcher import teardown
 
 SPEC = """
@@ -45,7 +46,7 @@ def run_dir(tmp_path):
 def namespaces_available() -> bool:
     try:
         netns.check_available()
-    except TestnetError:
+    except control.TestnetError:
         return False
     return True
 
