@@ -59,6 +59,7 @@ class Network:
     def __init__(self, run_dir: Path, chains: dict[str, dict], nodes: list[NodeEntry], ready_timeout_s: int = 60, hosts=None):
         self.run_dir = Path(run_dir).resolve()
         self.chains, self.nodes, self.ready_timeout_s = chains, nodes, ready_timeout_s
+        self._children: dict[str, subprocess.Popen] = {}  # nodes this process started
         self.hosts = hosts  # a netns.HostNet when every node has its own namespace (`up --hosts`), else None
 
     # -- the run folder -----------------------------------------------------------------------
@@ -106,7 +107,11 @@ class Network:
             pid = int(self._pid_file(name).read_text())
         except (OSError, ValueError):
             return None
-        _reap(pid)
+        child = self._children.get(name)
+        if child is not None and child.pid == pid:
+            child.poll()  # reaps it, keeping its exit status for exit_status()
+        else:
+            _reap(pid)
         if _proc_state(pid) in (None, "Z", "X"):
             return None
         try:
@@ -129,11 +134,21 @@ class Network:
         if self.pid(name) is not None:
             raise TestnetError(f"{name} is already running (pid {self.pid(name)})")
         with open(entry.log, "ab") as log:
+            # faulthandler: a node that dies of a signal during start-up still leaves a trace in its log
             proc = subprocess.Popen(entry.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=REPO_ROOT)
+                                    start_new_session=True, cwd=REPO_ROOT, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
         self._pid_file(name).parent.mkdir(exist_ok=True)
         self._pid_file(name).write_text(str(proc.pid))
+        self._children[name] = proc
         return proc.pid
+
+    def exit_status(self, name: str) -> str:
+        """How a node this process started ended ("exit code 1", "killed by signal 9"), if known."""
+        proc = self._children.get(name)
+        code = None if proc is None else proc.poll()
+        if code is None:
+            return "ended (not started by this process, or still being reaped)"
+        return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
     def _signal(self, name: str, sig: int) -> int:
         pid = self.pid(name)

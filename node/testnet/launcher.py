@@ -106,7 +106,8 @@ def launch(network: Network, progress: Callable[[str], None] = print) -> float:
         while True:
             for entry in network.nodes:
                 if network.pid(entry.name) is None:
-                    raise TestnetError(f"{entry.name} exited before the network was ready; its log:\n{network.log_tail(entry.name)}")
+                    raise TestnetError(f"{entry.name} exited before the network was ready ({network.exit_status(entry.name)}); "
+                                       f"its log:\n{network.log_tail(entry.name)}")
             ready, summary, blockers = readiness(network)
             if summary != shown:
                 progress(f"[{time.monotonic() - began:5.1f} s] {summary}")
