@@ -50,6 +50,11 @@ class InvalidBlock(ChainError):
     """A block that must never be imported; `reason` says why."""
 
 
+class StaleBlock(InvalidBlock):
+    """A block on a fork that finality has left behind. Never imported, but no fault of the
+    peer that sent it: it may have been authored before the competing block was finalized."""
+
+
 class FinalityConflict(ChainError):
     """Finalizing a block that does not descend from the last finalized one."""
 
@@ -285,7 +290,7 @@ class Chain:
         if header.number != parent.number + 1:
             raise InvalidBlock(f"block number {header.number} does not follow its parent's {parent.number}")
         if header.number <= self.finalized.number or not self.is_descendant(parent, self.finalized):
-            raise InvalidBlock("the block is not on the finalized chain")
+            raise StaleBlock("the block is not on the finalized chain")
         overlay = self._parent_state(parent)
         try:
             check_extrinsics_root(block)
