@@ -203,13 +203,33 @@ class BftConsensus(Consensus):
             elif isinstance(effect, Finalize):
                 self.node.finalize(effect.block_hash, effect.justification.encode())
             elif isinstance(effect, RequestBlock):
-                self.node.request_block(effect.block_hash)
+                if self.node.chain.header(effect.block_hash) is not None and self._nursery is not None:
+                    self._nursery.start_soon(self._show_stored, effect.block_hash)
+                else:
+                    self.node.request_block(effect.block_hash)
             elif isinstance(effect, AuthorBlock):
                 self._author_bft(effect)
             elif isinstance(effect, ReportEquivocation):
                 self.node.report_equivocation(encode_evidence(effect.evidence))
             else:
                 log.warning("unhandled consensus effect %r", effect)
+
+    async def _show_stored(self, block_hash: bytes) -> None:
+        """The engine asks for a block this node already has: one on a fork, stored before a
+        restart (a restart re-reads only the best chain). Without it the engine could never
+        judge a peer's lock on that fork, and the height would stall. Shown with its ancestors
+        down to the finalized block, oldest first; a separate task, so the engine is never
+        re-entered while its effects are being carried out."""
+        chain = self.node.chain
+        headers = []
+        header = chain.header(block_hash)
+        while header is not None and header.number > chain.finalized.number:
+            headers.append(header)
+            header = chain.header(header.parent_hash)
+        if header is None or header.hash != chain.finalized.hash:
+            return  # not above the finalized block: consensus can never use it
+        for h in reversed(headers):
+            self._carry_out(self.engine.apply_block(h.hash, h.number, h.parent_hash))
 
     async def _timer(self, timeout: ScheduleTimeout) -> None:
         await trio.sleep(timeout.duration_ms / 1000)

@@ -1,0 +1,32 @@
+"""What the consensus service knows about stored blocks after a restart."""
+
+from types import SimpleNamespace
+
+import trio
+
+from node.consensus.authorities import AuthoritySet
+from node.consensus.effects import RequestBlock
+from node.service.consensus import AuraConsensus
+from tests.multinode.harness import authority_keys
+from tests.service.test_import_and_forks import build
+from tests.service.test_chain import open_chain
+
+
+async def test_restarted_node_shows_the_engine_a_stored_fork_block_it_asks_for(tmp_path):
+    chain = open_chain(tmp_path)
+    fork = [build(chain, "Alice", slot=s).hash for s in (1, 2)]  # a fork of two blocks…
+    chain.set_best(chain.genesis_hash)
+    best = [build(chain, "Bob", slot=s).hash for s in (3, 4, 5)]  # …left behind by a longer chain
+    assert chain.best.hash == best[-1]
+    keys = authority_keys(2)
+    requested = []
+    node = SimpleNamespace(chain=chain, db=chain.db, config=SimpleNamespace(block_time_ms=1000), request_block=requested.append)
+    consensus = AuraConsensus(node, authorities=AuthoritySet.of(keys), keypair=keys[0])  # as after a restart
+    assert fork[1] not in consensus.engine.blocks and best[-1] in consensus.engine.blocks
+    async with trio.open_nursery() as nursery:
+        consensus._nursery = nursery
+        consensus._carry_out([RequestBlock(fork[1])])
+    assert fork[0] in consensus.engine.blocks and fork[1] in consensus.engine.blocks
+    assert requested == []  # nothing to fetch: the node has it
+    consensus._carry_out([RequestBlock(b"\x01" * 32)])
+    assert requested == [b"\x01" * 32]
