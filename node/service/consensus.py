@@ -107,9 +107,12 @@ class Consensus:
         """Dev: author every slot; finalize the previous block when authoring the next."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            task_status.started()
-            async for slot in self._slots():
-                self.author_slot(slot)
+            try:
+                task_status.started()
+                async for slot in self._slots():
+                    self.author_slot(slot)
+            finally:
+                self._nursery = None  # see BftConsensus.run
 
     def author_slot(self, slot: int):
         """Dev: author the slot's block and finalize its parent."""
@@ -178,9 +181,15 @@ class BftConsensus(Consensus):
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._carry_out(self.engine.start())
-            task_status.started()
-            await self._author()
+            try:
+                self._carry_out(self.engine.start())
+                task_status.started()
+                await self._author()
+            finally:
+                # Stopping: start no more timers. The nursery closes once its timers are gone,
+                # possibly while the node's other tasks still hand in a message or a block
+                # (whose effects would then fail the node with "Nursery is closed").
+                self._nursery = None
 
     async def _author(self) -> None:
         await trio.sleep_forever()

@@ -1,15 +1,21 @@
-"""What the consensus service knows about stored blocks after a restart."""
+"""The consensus service around its engine: stored blocks after a restart, effects after a stop."""
 
 from types import SimpleNamespace
 
 import trio
 
 from node.consensus.authorities import AuthoritySet
-from node.consensus.effects import RequestBlock
+from node.consensus.effects import RequestBlock, ScheduleTimeout
+from node.consensus.messages import Step
 from node.service.consensus import AuraConsensus
 from tests.multinode.harness import authority_keys
 from tests.service.test_import_and_forks import build
 from tests.service.test_chain import open_chain
+
+
+def stub_node(chain, **extra):
+    config = SimpleNamespace(block_time_ms=1000, clock_ms=lambda: int(trio.current_time() * 1000))
+    return SimpleNamespace(chain=chain, db=chain.db, config=config, **extra)
 
 
 async def test_restarted_node_shows_the_engine_a_stored_fork_block_it_asks_for(tmp_path):
@@ -20,7 +26,7 @@ async def test_restarted_node_shows_the_engine_a_stored_fork_block_it_asks_for(t
     assert chain.best.hash == best[-1]
     keys = authority_keys(2)
     requested = []
-    node = SimpleNamespace(chain=chain, db=chain.db, config=SimpleNamespace(block_time_ms=1000), request_block=requested.append)
+    node = stub_node(chain, request_block=requested.append)
     consensus = AuraConsensus(node, authorities=AuthoritySet.of(keys), keypair=keys[0])  # as after a restart
     assert fork[1] not in consensus.engine.blocks and best[-1] in consensus.engine.blocks
     async with trio.open_nursery() as nursery:
@@ -30,3 +36,16 @@ async def test_restarted_node_shows_the_engine_a_stored_fork_block_it_asks_for(t
     assert requested == []  # nothing to fetch: the node has it
     consensus._carry_out([RequestBlock(b"\x01" * 32)])
     assert requested == [b"\x01" * 32]
+
+
+async def test_effects_arriving_after_the_service_stopped_are_dropped(tmp_path, autojump_clock):
+    # On shutdown the service's nursery may close while the node's message loop still hands
+    # in a vote; the timer it asks for must not fail the node.
+    keys = authority_keys(2)
+    node = stub_node(open_chain(tmp_path), network_broadcast=lambda message: None, request_block=lambda h: None)
+    consensus = AuraConsensus(node, authorities=AuthoritySet.of(keys), keypair=keys[0])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(consensus.run)
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    consensus._carry_out([ScheduleTimeout(1, Step.PROPOSE, 0, 1000)])
