@@ -143,7 +143,8 @@ class BftConsensus(Consensus):
         bt = self.block_time
         # Step timeouts scale with the block time: a proposal may wait up to one block time.
         timeouts = Timeouts(propose_ms=2 * bt + 500, prevote_ms=bt, precommit_ms=bt, increment_ms=bt // 2)
-        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, timeouts=timeouts, resume=resume)
+        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, timeouts=timeouts, resume=resume,
+                                 justification=self._stored_justification(finalized.hash))
         # The engine knows the unfinalized blocks this node has (a restart re-reads them).
         for header in node.chain.unfinalized_headers():
             self.engine.blocks.add(header.hash, header.number, header.parent_hash)
@@ -151,6 +152,16 @@ class BftConsensus(Consensus):
     @property
     def is_authority(self) -> bool:
         return self.keypair is not None and self.keypair.public_key in self.authorities.keys
+
+    def _stored_justification(self, block_hash: bytes) -> Justification | None:
+        stored = self.node.chain.justification(block_hash)
+        if stored is None:
+            return None
+        try:
+            return decode_stored_justification(stored)
+        except (DecodeError, ValueError):
+            log.warning("the stored justification of 0x%s does not decode", block_hash.hex()[:12])
+            return None
 
     def on_block(self, header: Header, *, authored: bool) -> None:
         self._carry_out(self.engine.apply_block(header.hash, header.number, header.parent_hash))

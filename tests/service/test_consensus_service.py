@@ -6,7 +6,8 @@ import trio
 
 from node.consensus.authorities import AuthoritySet
 from node.consensus.effects import RequestBlock, ScheduleTimeout
-from node.consensus.messages import Step
+from node.consensus.justification import justification_from_precommits
+from node.consensus.messages import Step, sign_vote
 from node.service.consensus import AuraConsensus
 from tests.multinode.harness import authority_keys
 from tests.service.test_import_and_forks import build
@@ -49,3 +50,15 @@ async def test_effects_arriving_after_the_service_stopped_are_dropped(tmp_path, 
         await trio.sleep(1)
         nursery.cancel_scope.cancel()
     consensus._carry_out([ScheduleTimeout(1, Step.PROPOSE, 0, 1000)])
+
+
+def test_restarted_node_knows_the_justification_of_its_finalized_block(tmp_path):
+    # A node restarted after a decision must still bring a peer that missed it up to date.
+    chain = open_chain(tmp_path)
+    block = build(chain, "Alice", slot=1).hash
+    keys = authority_keys(2)
+    authorities = AuthoritySet.of(keys)
+    justification = justification_from_precommits([sign_vote(k, authorities, Step.PRECOMMIT, 1, 0, block) for k in keys], block, 1)
+    chain.finalize(block, justification.encode())
+    consensus = AuraConsensus(stub_node(chain), authorities=authorities, keypair=keys[0])
+    assert consensus.engine.last_justification == justification
