@@ -102,14 +102,18 @@ class Engine(ABC):
         finalized_number: int,
         timeouts: Timeouts = Timeouts(),
         resume: VoterState | None = None,
+        justification: Justification | None = None,
     ):
-        """``resume``: the last ``PersistVoterState`` this node wrote before it stopped."""
+        """``resume``: the last ``PersistVoterState`` this node wrote before it stopped;
+        ``justification``: the one that finalized ``finalized_hash`` (as stored), so that a node
+        restarted after a decision can still bring a peer that missed it up to date — without
+        it, two authorities of two would wait for each other at different heights forever."""
         self.authorities = authorities
         self.keypair = keypair
         self.timeouts = timeouts
         self.blocks = BlockIndex(finalized_hash, finalized_number)
         self.finalized_hash, self.finalized_number = finalized_hash, finalized_number
-        self.last_justification: Justification | None = None
+        self.last_justification: Justification | None = justification
         self.core = Tendermint(finalized_number + 1, authorities, keypair, timeouts, resume)
         self.started = False
         self._buffer: dict[tuple, Proposal | Vote] = {}

@@ -21,6 +21,10 @@ Departures from the paper, each safe because safety rests on vote counting alone
 - Lossy links: on entering prevote or precommit a node also schedules that step's timeout; if it
   fires before the step has a quorum, the node re-broadcasts its own messages of the round and
   waits again. That is the retransmission Tendermint's gossip layer would otherwise provide.
+- A proposal of a valid value (``valid_round >= 0``) goes out with the prevotes of its polka, and
+  so does every re-broadcast; the polka is also in the persisted voter state. Peers accept the
+  re-proposal only with that polka; without it, a node locked on a value whose polka the others
+  never saw (or lost in a restart) would prevote nothing else, and the height never decides.
 - The proposer schedules a propose timeout too, since its value may arrive late (or never).
 """
 
@@ -113,6 +117,9 @@ class Tendermint:
             self.locked_value, self.locked_round = resume.locked_value, resume.locked_round
             self.valid_value, self.valid_round = resume.valid_value, resume.valid_round
             self._first_round = min(resume.round + 1, MAX_ROUND)
+            for vote in resume.polka:  # written by this node: verified when they came in
+                if vote.height == height and vote.step == PREVOTE:
+                    self._store(vote, [])
 
     # -- queries ---------------------------------------------------------------------------
     def proposer(self, round_: int) -> bytes:
@@ -252,6 +259,8 @@ class Tendermint:
         self._own.setdefault(self.round, []).append(proposal)
         effects.append(self._voter_state())
         effects.append(Broadcast(proposal))
+        if valid_round >= 0:
+            effects.extend(Broadcast(v) for v in self._polka_votes(valid_round, value))
 
     def _vote(self, step: Step, value: bytes | None, effects: list) -> None:
         """Cast this node's vote for the current round and move to ``step``."""
@@ -265,14 +274,23 @@ class Tendermint:
         self._schedule(step, effects)  # retransmission if the step stalls (see module doc)
 
     def _voter_state(self) -> PersistVoterState:
+        polka = self._polka_votes(self.valid_round, self.valid_value)
         return PersistVoterState(
-            VoterState(self.height, self.round, self.locked_value, self.locked_round, self.valid_value, self.valid_round)
+            VoterState(self.height, self.round, self.locked_value, self.locked_round, self.valid_value, self.valid_round, polka)
         )
+
+    def _polka_votes(self, round_: int, value: bytes | None) -> tuple[Vote, ...]:
+        """The prevotes for ``value`` in ``round_`` this node holds (a polka once there are q)."""
+        if value is None or round_ < 0:
+            return ()
+        return tuple(v for v in self._votes.get((round_, PREVOTE), {}).values() if v.value == value)
 
     def _rebroadcast(self, step: Step, effects: list) -> None:
         rounds = dict.fromkeys((self.round, self.locked_round, self.valid_round))  # ordered, unique
         for r in rounds:
             effects.extend(Broadcast(m) for m in self._own.get(r, ()))
+        own = {id(m) for m in self._own.get(self.valid_round, ())}
+        effects.extend(Broadcast(v) for v in self._polka_votes(self.valid_round, self.valid_value) if id(v) not in own)
         self._schedule(step, effects)
 
     def _decide(self, round_: int, value: bytes, effects: list) -> None:
@@ -333,10 +351,10 @@ class Tendermint:
                     self._want_verdict(v, effects)
                 elif verdict:
                     self._done.add(("polka", r))
+                    self.valid_value, self.valid_round = v, r  # before the vote: its persisted state keeps them
                     if self.step == PREVOTE:
                         self.locked_value, self.locked_round = v, r
                         self._vote(PRECOMMIT, v, effects)
-                    self.valid_value, self.valid_round = v, r
                     return True
         if self.step == PREVOTE:
             if self.count(r, PREVOTE, None) >= q:

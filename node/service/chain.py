@@ -50,10 +50,9 @@ class InvalidBlock(ChainError):
     """A block that must never be imported; `reason` says why."""
 
 
-class StaleBlock(ChainError):
-    """A block on a fork this node has finalized away from: useless now, but an honest author
-    may have made it before it saw the finality (two collators racing at startup), so the
-    peer that sends it is not punished."""
+class StaleBlock(InvalidBlock):
+    """A block on a fork that finality has left behind. Never imported, but no fault of the
+    peer that sent it: it may have been authored before the competing block was finalized."""
 
 
 class FinalityConflict(ChainError):

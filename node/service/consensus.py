@@ -107,9 +107,12 @@ class Consensus:
         """Dev: author every slot; finalize the previous block when authoring the next."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            task_status.started()
-            async for slot in self._slots():
-                self.author_slot(slot)
+            try:
+                task_status.started()
+                async for slot in self._slots():
+                    self.author_slot(slot)
+            finally:
+                self._nursery = None  # see BftConsensus.run
 
     def author_slot(self, slot: int):
         """Dev: author the slot's block and finalize its parent."""
@@ -140,7 +143,8 @@ class BftConsensus(Consensus):
         bt = self.block_time
         # Step timeouts scale with the block time: a proposal may wait up to one block time.
         timeouts = Timeouts(propose_ms=2 * bt + 500, prevote_ms=bt, precommit_ms=bt, increment_ms=bt // 2)
-        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, timeouts=timeouts, resume=resume)
+        self.engine = engine_cls(authorities, voter, finalized.hash, finalized.number, timeouts=timeouts, resume=resume,
+                                 justification=self._stored_justification(finalized.hash))
         # The engine knows the unfinalized blocks this node has (a restart re-reads them).
         for header in node.chain.unfinalized_headers():
             self.engine.blocks.add(header.hash, header.number, header.parent_hash)
@@ -148,6 +152,16 @@ class BftConsensus(Consensus):
     @property
     def is_authority(self) -> bool:
         return self.keypair is not None and self.keypair.public_key in self.authorities.keys
+
+    def _stored_justification(self, block_hash: bytes) -> Justification | None:
+        stored = self.node.chain.justification(block_hash)
+        if stored is None:
+            return None
+        try:
+            return decode_stored_justification(stored)
+        except (DecodeError, ValueError):
+            log.warning("the stored justification of 0x%s does not decode", block_hash.hex()[:12])
+            return None
 
     def on_block(self, header: Header, *, authored: bool) -> None:
         self._carry_out(self.engine.apply_block(header.hash, header.number, header.parent_hash))
@@ -178,9 +192,15 @@ class BftConsensus(Consensus):
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._carry_out(self.engine.start())
-            task_status.started()
-            await self._author()
+            try:
+                self._carry_out(self.engine.start())
+                task_status.started()
+                await self._author()
+            finally:
+                # Stopping: start no more timers. The nursery closes once its timers are gone,
+                # possibly while the node's other tasks still hand in a message or a block
+                # (whose effects would then fail the node with "Nursery is closed").
+                self._nursery = None
 
     async def _author(self) -> None:
         await trio.sleep_forever()
@@ -203,13 +223,33 @@ class BftConsensus(Consensus):
             elif isinstance(effect, Finalize):
                 self.node.finalize(effect.block_hash, effect.justification.encode())
             elif isinstance(effect, RequestBlock):
-                self.node.request_block(effect.block_hash)
+                if self.node.chain.header(effect.block_hash) is not None and self._nursery is not None:
+                    self._nursery.start_soon(self._show_stored, effect.block_hash)
+                else:
+                    self.node.request_block(effect.block_hash)
             elif isinstance(effect, AuthorBlock):
                 self._author_bft(effect)
             elif isinstance(effect, ReportEquivocation):
                 self.node.report_equivocation(encode_evidence(effect.evidence))
             else:
                 log.warning("unhandled consensus effect %r", effect)
+
+    async def _show_stored(self, block_hash: bytes) -> None:
+        """The engine asks for a block this node already has: one on a fork, stored before a
+        restart (a restart re-reads only the best chain). Without it the engine could never
+        judge a peer's lock on that fork, and the height would stall. Shown with its ancestors
+        down to the finalized block, oldest first; a separate task, so the engine is never
+        re-entered while its effects are being carried out."""
+        chain = self.node.chain
+        headers = []
+        header = chain.header(block_hash)
+        while header is not None and header.number > chain.finalized.number:
+            headers.append(header)
+            header = chain.header(header.parent_hash)
+        if header is None or header.hash != chain.finalized.hash:
+            return  # not above the finalized block: consensus can never use it
+        for h in reversed(headers):
+            self._carry_out(self.engine.apply_block(h.hash, h.number, h.parent_hash))
 
     async def _timer(self, timeout: ScheduleTimeout) -> None:
         await trio.sleep(timeout.duration_ms / 1000)

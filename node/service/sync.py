@@ -19,7 +19,7 @@ import trio
 from node.network.messages import BlockAnnounce, BlockData, BlockRequest, BlockResponse, Direction, MAX_BLOCKS_PER_REQUEST
 from node.network.transport import RequestFailed
 from node.primitives.header import Block
-from node.service.chain import ChainError, InvalidBlock, UnknownParent
+from node.service.chain import ChainError, InvalidBlock, StaleBlock, UnknownParent
 from node.service.consensus import InvalidHeader
 
 log = logging.getLogger("parawatt.sync")
@@ -124,6 +124,11 @@ class SyncService:
     def _import(self, peer: str, data: BlockData) -> bool:
         try:
             self.node.import_block(Block(data.header, data.body), justification=data.justification)
+        except StaleBlock as e:
+            # A fork race (it was authored before the other branch was finalized), not a fault:
+            # penalizing it bans honest peers after every partition that forked the chain.
+            log.info("not importing #%d from %s: %s", data.header.number, peer, e)
+            return False
         except (InvalidBlock, InvalidHeader) as e:
             log.warning("invalid block #%d from %s: %s", data.header.number, peer, e)
             self.node.network.report(peer, INVALID_BLOCK_PENALTY, f"invalid block: {e}")

@@ -92,6 +92,11 @@ class TransactionPool:
         sender = self._senders.get(xt.signer)
         if sender is None:
             sender = self._senders[xt.signer] = _Sender(account_nonce)
+        elif sender.next_nonce != account_nonce:
+            # The best block moved under the pool: a reorg retracted this sender's transactions
+            # and they come back here. Follow the state, or the re-submitted nonce would sit
+            # below next_nonce and never be yielded, and every later one would wait on it.
+            sender.next_nonce = sender.ready_end = account_nonce
         existing = sender.by_nonce.get(xt.nonce)
         if existing is not None:
             # Replacement needs a strictly higher tip, as in Substrate.

@@ -233,6 +233,19 @@ def test_engine_buffers_only_a_few_messages_per_signer():
     assert len(e._buffer) == 16
 
 
+def test_engine_restarted_after_a_decision_answers_a_laggard_with_the_stored_justification():
+    decided = bft(not_proposer(1))
+    decided.start()
+    decided.apply_block(A1, 1, G)
+    for vote in precommits(1, A1):
+        decided.apply_message(vote)
+    stored = decided.last_justification
+    restarted = BftEngine(AUTH, KEYS[not_proposer(1)], A1, 1, Timeouts(), justification=stored)
+    restarted.start()
+    stale = sign_vote(KEYS[3], AUTH, Step.PREVOTE, 1, 2, None)
+    assert restarted.apply_message(stale) == [Broadcast(stored)]
+
+
 def test_engine_answers_a_laggard_with_its_last_justification_once_per_timer():
     e = bft(not_proposer(1))
     e.start()

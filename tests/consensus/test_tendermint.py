@@ -275,6 +275,44 @@ def test_restart_resumes_locked_in_the_round_after_the_last_signed_one():
     assert my_vote(out, PV).value is None
 
 
+def test_persisted_lock_carries_its_valid_value_and_polka():
+    c = core(0)
+    out = lock_on(c, X)
+    state = [e.state for e in out if isinstance(e, PersistVoterState)][-1]
+    assert (state.valid_value, state.valid_round) == (X, 0)
+    assert sorted(v.voter for v in state.polka) == sorted(KEYS[i].public_key for i in (0, 1, 2))
+    assert VoterState.decode(state.encode()) == state
+
+
+def test_voter_state_written_before_polkas_were_kept_still_decodes():
+    state = VoterState(H, 2, X, 1, X, 1)
+    old = state.encode()[:-1]  # without the (empty) polka list
+    assert VoterState.decode(old) == state
+
+
+def test_restarted_locked_node_reproposes_its_value_with_the_polka_so_peers_that_missed_it_prevote_it():
+    c = core(0)
+    out = lock_on(c, X)
+    state = VoterState.decode([e.state for e in out if isinstance(e, PersistVoterState)][-1].encode())
+    restarted = core(0, resume=state)
+    out = restarted.start() + feed(restarted, vote(2, PC, None, 3), vote(3, PC, None, 3))  # round 3: KEYS[0] proposes
+    (p,) = sent(out, Proposal)
+    assert (p.value, p.valid_round) == (X, 0)
+    polka = [v for v in sent(out) if (v.step, v.round, v.value) == (PV, 0, X)]
+    assert len(polka) == 3
+    peer = core(1)  # saw nothing of round 0
+    move_to_round(peer, 3)
+    out = feed(peer, p, *polka) + peer.apply_verdict(X, True)
+    assert my_vote(out, PV).value == X
+
+
+def test_stalled_locked_node_rebroadcasts_the_polka_of_its_lock():
+    c = core(0)
+    lock_on(c, X)
+    out = c.apply_timeout(TimeoutFired(H, PC, 0))
+    assert {v.voter for v in sent(out) if (v.step, v.value) == (PV, X)} == {KEYS[i].public_key for i in (0, 1, 2)}
+
+
 def test_non_authority_follows_and_decides_without_voting():
     outsider = keypairs(5)[4]
     c = Tendermint(H, AUTH, outsider)

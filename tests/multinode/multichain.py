@@ -102,11 +102,24 @@ class MultiChain:
     async def restart_relay(self, nursery, i: int) -> None:
         self.relay_nodes[i] = await self.relay.start(nursery, i)
 
+    def stop_collator(self, kind: str, i: int) -> None:
+        self.paras[kind].stop(i)
+
+    async def restart_collator(self, nursery, kind: str, i: int):
+        """Start collator ``i`` of ``kind`` again on its base path: its database persists."""
+        return await self.paras[kind].start(nursery, i)
+
+    def cluster(self, chain: str):
+        return self.relay if chain == "relay" else self.paras[chain]
+
+    def live_nodes(self, chain: str) -> list:
+        """The running nodes of ``chain`` ("relay" or a para kind); empty while all are down."""
+        return list(self.cluster(chain).nodes.values())
+
     # -- looking at it ------------------------------------------------------------------------
     def node(self, chain: str):
         """A running node of ``chain`` ("relay" or a para kind)."""
-        cluster = self.relay if chain == "relay" else self.paras[chain]
-        return next(iter(cluster.nodes.values()))
+        return next(iter(self.cluster(chain).nodes.values()))
 
     def finalized_state(self, chain: str) -> StateOverlay:
         node = self.node(chain)
@@ -117,8 +130,20 @@ class MultiChain:
         """A parachain's state as the relay has anchored it in ``relay_state``."""
         paras = self.node("relay").config.runtime.pallet("Paras")
         head = paras.head_of(relay_state, PARA_IDS[chain])
-        node = self.node(chain)
-        return StateOverlay(node.chain.state_at(head.head_hash).get)
+        state = self.para_state(chain, head.head_hash)
+        if state is None:
+            raise LookupError(f"no running {chain} node has block 0x{head.head_hash.hex()}")
+        return state
+
+    def para_state(self, chain: str, block_hash: bytes) -> StateOverlay | None:
+        """``chain``'s state at ``block_hash`` from any running node that has the block (a
+        restarted collator may still be syncing); None if none has. Read it before the next
+        await: a view of the best block reads the live flat state."""
+        for node in self.live_nodes(chain):
+            view = node.chain.state_at(block_hash)
+            if view is not None:
+                return StateOverlay(view.get)
+        return None
 
     def supply(self, relay_state: StateOverlay) -> dict:
         """The supply check at one relay state, with every parachain as anchored there:

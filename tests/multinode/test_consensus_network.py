@@ -122,3 +122,23 @@ async def test_equivocating_authority_is_reported_on_chain_and_safety_holds(tmp_
         evidence = decode_evidence(offences.Reports.value.decode_all(node.chain.state_at().get(evidence_key)))
         assert evidence.offender == cluster.keys[3].public_key
         nursery.cancel_scope.cancel()
+
+
+async def test_authorities_that_forked_on_a_slow_link_finalize_again_without_banning_each_other(tmp_path, autojump_clock):
+    # Two authorities (finality needs both) on a link slower than a slot each build their own
+    # fork; once it is fast again one fork is finalized and the other's blocks go stale. A stale
+    # block is a race, not a fault: if it cost the sender its score, they would ban each other
+    # and never finalize again.
+    cluster = Cluster(tmp_path, "aura", n=2)
+    async with trio.open_nursery() as nursery:
+        for i in range(2):
+            await cluster.start(nursery, i)
+        await cluster.wait_until(lambda: min(cluster.finalized().values()) >= 2, timeout_s=60)
+        for _ in range(3):  # the race is timing-dependent: give it a few chances
+            cluster.hub.set_delay("node0", "node1", 1.5)
+            await trio.sleep(8)
+            cluster.hub.set_delay("node0", "node1", 0.0)
+            before = max(cluster.finalized().values())
+            await cluster.wait_until(lambda: min(cluster.finalized().values()) >= before + 3, timeout_s=60)
+            assert finalized_hashes_agree(cluster)
+        nursery.cancel_scope.cancel()

@@ -44,6 +44,16 @@ def test_a_gap_makes_later_nonces_future_until_it_closes():
     assert [tx.nonce for tx in pool.ready()] == [0, 1, 2]
 
 
+def test_a_transaction_back_from_a_retracted_block_is_ready_again_before_the_later_ones():
+    pool = TransactionPool()
+    _, first = add(pool, A, 0)
+    add(pool, A, 1)
+    pool.on_block([first], [], lambda signer: 1, 1)  # nonce 0 in a block; 1 waits
+    assert [tx.nonce for tx in pool.ready()] == [1]
+    add(pool, A, 0, account_nonce=0)  # a reorg retracted that block: the account is at 0 again
+    assert [tx.nonce for tx in pool.ready()] == [0, 1]
+
+
 def test_duplicate_is_refused():
     pool = TransactionPool()
     add(pool, A, 0)
