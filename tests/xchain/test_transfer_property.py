@@ -71,8 +71,8 @@ para_outage = st.tuples(st.sampled_from([None, 0, 1]), st.integers(0, 8), st.int
 # (chain, start s, duration s, delay per message in ms) on every link of that chain's network
 slowdown = st.tuples(st.sampled_from(CHAINS), st.integers(0, WINDOW - 4), st.integers(2, 10), st.integers(200, 1500))
 schedules = st.fixed_dictionaries({
-    "transfers": st.lists(transfer, min_size=6, max_size=14),
-    "relay_outages": st.lists(relay_outage, max_size=3),
+    "transfers": st.lists(transfer, min_size=8, max_size=20),
+    "relay_outages": st.lists(relay_outage, min_size=1, max_size=3),
     "para_outages": st.fixed_dictionaries({kind: st.lists(para_outage, max_size=2) for kind in PARA_IDS}),
     "slowdowns": st.lists(slowdown, max_size=2, unique_by=lambda s: s[0]),
 })
@@ -458,7 +458,7 @@ async def run_schedule(base: Path, schedule: dict) -> dict:
     return tally
 
 
-@settings(max_examples=3, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=4, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @example(STRESS)
 @given(schedules)
