@@ -109,15 +109,19 @@ class Network:
             return None
         child = self._children.get(name)
         if child is not None and child.pid == pid:
-            child.poll()  # reaps it, keeping its exit status for exit_status()
-        else:
-            _reap(pid)
+            # Our own child: its own status is the truth. (Right after exec its /proc cmdline can
+            # still read empty — the kernel fills it in after the parent has returned — so the
+            # check below would call a starting node dead.)
+            return pid if child.poll() is None else None
+        _reap(pid)
         if _proc_state(pid) in (None, "Z", "X"):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return None
+        if cmdline == [b""]:
+            return pid  # mid-exec (see above): the process exists and is becoming something
         return pid if entry.base_path.encode() in cmdline else None
 
     def state(self, name: str) -> str:
