@@ -228,6 +228,20 @@ class Network:
             return None
         return {status: int(float(value)) for status, value in HEIGHT_LINE.findall(text)}
 
+    def metric(self, name: str, metric: str) -> float | None:
+        """The sum of a metric's samples on a node (labels ignored), via prometheus-client's own
+        parser; None when the node does not answer or does not export it."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            with urllib.request.urlopen(self.node(name).metrics_url, timeout=2) as reply:
+                text = reply.read().decode()
+        except (OSError, ValueError):
+            return None
+        samples = [s.value for family in text_string_to_metric_families(text) for s in family.samples
+                   if s.name in (metric, metric + "_total")]
+        return sum(samples) if samples else None
+
     def chain_height(self, chain: str, status: str) -> int | None:
         """The highest ``status`` height any node of the chain reports (None: none answers)."""
         seen = [h.get(status, 0) for n in self.chain_nodes(chain) if (h := self.heights(n.name)) is not None]

@@ -10,6 +10,7 @@
     heal                                                        # remove every cut, delay and loss
     transfer demand -> dg 20 completes within 60 seconds  # every one credited and finalized in time
     supply is backed                                      # `parawatt supply` finds every para backed
+    validator-0: metric parawatt_xcm_messages_sent is at least 1 within 30 seconds
 
 Blank lines and `#` comments are skipped. `parse_scenario` is pure and names the line of any
 malformed step; `check_against` names the line of an unknown chain or node; `run` executes.
@@ -32,11 +33,14 @@ SLEEP = re.compile(r"^sleep (?P<s>\d+(?:\.\d+)?)$")
 TRANSFER = re.compile(r"^transfer (?P<source>[a-z][a-z0-9_]*) -> (?P<dest>[a-z][a-z0-9_]*) (?P<n>\d+) "
                       r"completes within (?P<s>\d+(?:\.\d+)?) seconds?$")
 SUPPLY = re.compile(r"^supply is backed$")
+METRIC = re.compile(r"^(?P<node>[a-z][a-z0-9_-]*): metric (?P<metric>[a-zA-Z_:][a-zA-Z0-9_:]*) is at least "
+                    r"(?P<value>\d+(?:\.\d+)?) within (?P<s>\d+(?:\.\d+)?) seconds?$")
 PARTITION = re.compile(r"^partition (?P<a>\S+) (?P<b>\S+)$")
 HEAL = re.compile(r"^heal$")
 FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
          "partition A[,B…] C[,D…]", "heal",
-         "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed")
+         "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed",
+         "NODE: metric NAME is at least V within S seconds")
 TRANSFER_AMOUNT = 10**12
 TRANSFER_SIGNER = "//Ferdie"  # funded on every chain, and left alone by the other tools
 
@@ -83,6 +87,16 @@ class TransferArrives:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricAtLeast:
+    line_no: int
+    text: str
+    node: str
+    metric: str
+    value: float
+    within_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class SupplyBacked:
     line_no: int
     text: str
@@ -102,7 +116,7 @@ class Heal:
     text: str
 
 
-Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked | Partition | Heal
+Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked | MetricAtLeast | Partition | Heal
 NET_STEPS = (Partition, Heal)
 
 
@@ -126,6 +140,10 @@ def parse_scenario(text: str) -> list[Step]:
             steps.append(TransferArrives(line_no, line, int(m["n"]), m["source"], m["dest"], float(m["s"])))
         elif SUPPLY.match(line):
             steps.append(SupplyBacked(line_no, line))
+        elif m := METRIC.match(line):
+            if float(m["s"]) <= 0:
+                raise ScenarioError(line_no, f"the time limit must be positive: {raw.strip()!r}")
+            steps.append(MetricAtLeast(line_no, line, m["node"], m["metric"], float(m["value"]), float(m["s"])))
         elif m := PARTITION.match(line):
             try:
                 side_a, side_b = parse_group(m["a"]), parse_group(m["b"])
@@ -154,7 +172,7 @@ def check_against(steps: list[Step], network: Network) -> None:
             for chain in (step.source, step.dest):
                 if chain not in network.chains:
                     raise ScenarioError(step.line_no, f"unknown chain {chain!r} (chains: {', '.join(network.chains)})")
-        elif isinstance(step, Fault) and step.node not in names:
+        elif isinstance(step, (Fault, MetricAtLeast)) and step.node not in names:
             raise ScenarioError(step.line_no, f"unknown node {step.node!r} (nodes: {', '.join(sorted(names))})")
         elif isinstance(step, NET_STEPS):
             if network.hosts is None:
@@ -173,6 +191,17 @@ def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
             return True, f"#{seen}"
         if time.monotonic() > deadline:
             return False, "no node answered" if seen is None else f"reached only #{seen}"
+        time.sleep(POLL_S * 2)
+
+
+def _wait_metric(network: Network, step: MetricAtLeast) -> tuple[bool, str]:
+    deadline = time.monotonic() + step.within_s
+    while True:
+        seen = network.metric(step.node, step.metric)
+        if seen is not None and seen >= step.value:
+            return True, f"{seen:g}"
+        if time.monotonic() > deadline:
+            return False, "not exported or no answer" if seen is None else f"reached only {seen:g}"
         time.sleep(POLL_S * 2)
 
 
@@ -208,6 +237,8 @@ def run(steps: list[Step], network: Network, out: Callable[[str], None] = print)
                 ok, detail = _transfer(network, step)
             elif isinstance(step, SupplyBacked):
                 ok, detail = _supply(network)
+            elif isinstance(step, MetricAtLeast):
+                ok, detail = _wait_metric(network, step)
             elif isinstance(step, Partition):
                 NetFaults(network).partition(step.side_a, step.side_b)
             elif isinstance(step, Heal):

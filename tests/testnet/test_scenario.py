@@ -7,6 +7,7 @@ from node.testnet.scenario import (
     Fault,
     Heal,
     HeightAtLeast,
+    MetricAtLeast,
     Partition,
     ScenarioError,
     Sleep,
@@ -29,6 +30,7 @@ resume validator-0
 sleep 0.5
 transfer relay -> dg 20 completes within 60 seconds
 supply is backed
+validator-0: metric parawatt_xcm_messages_sent is at least 1.5 within 30 seconds
 """
 
 
@@ -43,6 +45,8 @@ def test_every_step_form_parses_with_its_line_number():
     assert steps[7] == Sleep(10, "sleep 0.5", 0.5)
     assert steps[8] == TransferArrives(11, "transfer relay -> dg 20 completes within 60 seconds", 20, "relay", "dg", 60.0)
     assert steps[9] == SupplyBacked(12, "supply is backed")
+    assert steps[10] == MetricAtLeast(13, "validator-0: metric parawatt_xcm_messages_sent is at least 1.5 within 30 seconds",
+                                      "validator-0", "parawatt_xcm_messages_sent", 1.5, 30.0)
 
 
 @pytest.mark.parametrize("line", [
@@ -68,6 +72,8 @@ def test_every_step_form_parses_with_its_line_number():
     "transfer dg -> dg 5 completes within 10 seconds",
     "transfer demand -> dg 5 completes within 0 seconds",
     "supply is fine",
+    "validator-0: metric x is at least ten within 3 seconds",
+    "validator-0: metric x is at least 1 within 0 seconds",
 ])
 def test_malformed_line_is_an_error_naming_its_line_number(line):
     with pytest.raises(ScenarioError) as caught:
@@ -92,6 +98,11 @@ def test_scenario_naming_an_unknown_chain_is_rejected_with_its_line():
 def test_a_transfer_naming_an_unknown_chain_is_rejected_with_its_line():
     with pytest.raises(ScenarioError, match="line 1: unknown chain 'storage'"):
         check_against(parse_scenario("transfer dg -> storage 1 completes within 9 seconds\n"), network())
+
+
+def test_a_metric_line_naming_an_unknown_node_is_rejected_with_its_line():
+    with pytest.raises(ScenarioError, match="line 1: unknown node 'validator-9'"):
+        check_against(parse_scenario("validator-9: metric x is at least 1 within 9 seconds\n"), network())
 
 
 def test_scenario_naming_an_unknown_node_is_rejected_with_its_line():

@@ -102,10 +102,12 @@ transfer relay -> dg 5 completes within 60 seconds
 restart demand-collator-1
 transfer demand -> dg 5 completes within 90 seconds
 supply is backed
+validator-0: metric parawatt_xcm_messages_sent is at least 10 within 30 seconds
+dg-collator-0: metric parawatt_xcm_messages_received is at least 10 within 30 seconds
 """)
     done = parawatt("testnet", "check", scenario, "--run-dir", run_dir)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("✓") == 6 and "5/5 credited" in done.stdout and "every parachain backed" in done.stdout
+    assert done.stdout.count("✓") == 8 and "5/5 credited" in done.stdout and "every parachain backed" in done.stdout
 
 
 def test_transfer_refuses_unknown_chains_and_bad_arguments_with_a_clear_error(run_dir):
