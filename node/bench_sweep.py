@@ -143,7 +143,7 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
             while not stop.is_set():
                 for watch in watches.values():
                     watch.poll()
-                time.sleep(POLL_S)
+                time.sleep(POLL_S)  # nodes are other processes: heights are seen by polling
 
         follower = threading.Thread(target=follow, daemon=True)
         follower.start()
@@ -154,7 +154,7 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
                 clients[name].batch("author_submitExtrinsic", [[xt] for xt in signed[name][i:i + batch]])
             ahead = (i + batch) / rate - (time.monotonic() - start)
             if ahead > 0:
-                time.sleep(ahead)
+                time.sleep(ahead)  # pacing: the offered load is a rate
         time.sleep(3 * point.block_time_ms / 1000 + 2)  # let the last blocks finalize and anchor
         until = time.monotonic()
         stop.set()

@@ -124,4 +124,4 @@ def _dry_run(runtime, state, block_number: int, data: RelayData) -> bool:
     return True
 
 
-__all__ = ["RelayView", "fetch_relay_view", "relay_data", "channels_of", "channel_head_key"]
+__all__ = ["RelayView", "fetch_relay_view", "relay_data", "channels_of"]

@@ -42,6 +42,21 @@ def _hash(data: bytes, offset: int) -> tuple[bytes, int]:
     return decode_fixed(data, offset, HASH_LEN)
 
 
+def _decode_byte_strings(data: bytes, offset: int, max_count: int, what: str, *, max_size: int | None = None):
+    """A SCALE Vec<Vec<u8>>, refusing a count beyond ``max_count`` or the input (each item takes
+    at least a byte) before allocating, and any item over ``max_size``."""
+    count, offset = decode_compact(data, offset)
+    if count > min(max_count, len(data) - offset):
+        raise DecodeError(f"{what} count exceeds the input")
+    items = []
+    for _ in range(count):
+        item, offset = decode_bytes(data, offset)
+        if max_size is not None and len(item) > max_size:
+            raise DecodeError(f"{what} too large")
+        items.append(item)
+    return tuple(items), offset
+
+
 MAX_MESSAGE_SIZE = 64 * 1024  # one cross-chain message, bytes
 MAX_CANDIDATE_MESSAGES = 8192  # messages one candidate may send, over all channels
 MAX_CHANNELS = 1024  # channel entries one candidate may list
@@ -67,15 +82,7 @@ class OutboundBatch:
 def decode_outbound_batch(data: bytes, offset: int) -> tuple[OutboundBatch, int]:
     dest, offset = decode_uint(data, offset, 4)
     first, offset = decode_uint(data, offset, 8)
-    count, offset = decode_compact(data, offset)
-    if count > min(MAX_CANDIDATE_MESSAGES, len(data) - offset):
-        raise DecodeError("message count exceeds the input")
-    messages = []
-    for _ in range(count):
-        message, offset = decode_bytes(data, offset)
-        if len(message) > MAX_MESSAGE_SIZE:
-            raise DecodeError("message too large")
-        messages.append(message)
+    messages, offset = _decode_byte_strings(data, offset, MAX_CANDIDATE_MESSAGES, "message", max_size=MAX_MESSAGE_SIZE)
     head, offset = _hash(data, offset)
     return OutboundBatch(dest, first, tuple(messages), head), offset
 
@@ -185,14 +192,8 @@ class PoV:
 def decode_pov(data: bytes) -> PoV:
     def decode(data, offset):
         block, offset = decode_bytes(data, offset)
-        count, offset = decode_compact(data, offset)
-        if count > min(MAX_POV_NODES, len(data) - offset):
-            raise DecodeError("proof node count exceeds the input")
-        nodes = []
-        for _ in range(count):
-            node, offset = decode_bytes(data, offset)
-            nodes.append(node)
-        return PoV(block, tuple(nodes)), offset
+        nodes, offset = _decode_byte_strings(data, offset, MAX_POV_NODES, "proof node")
+        return PoV(block, nodes), offset
 
     return decode_all(decode, data)
 

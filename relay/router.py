@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from node.pallets.messaging import ChannelConfig, EMPTY_HEAD, MessageHandlers, chain_heads, next_head
+from node.pallets.messaging import ChannelBook, ChannelConfig, EMPTY_HEAD, MessageHandlers, chain_heads, next_head
 from node.primitives.scale_types import U32, U64, AccountId, Bytes, Composite, Field, H256
 from node.runtime.pallet import Pallet, StorageMap, call, event
 from relay.primitives import CandidateCommitments, ParaId
@@ -51,7 +51,7 @@ class Routed:
     downward_processed: tuple[int, int] | None  # (from, to): relay messages the para processed
 
 
-class Router(Pallet):
+class Router(ChannelBook, Pallet):  # genesis: {"channels": [(sender, receiver, capacity, max size), …]}
     name = "Router"
     crate = "parawatt_relay::router"
 
@@ -178,18 +178,6 @@ class Router(Pallet):
         self.deposit_event(ctx, "MessageSent", {"dest": dest, "seq": seq, "head": head})
         return seq
 
-    # -- genesis ------------------------------------------------------------------------------
-    def _open(self, state, sender: int, receiver: int, capacity: int, max_size: int) -> None:
-        if self.Channels.contains(state, sender, receiver):
-            raise self.error("ChannelExists")
-        if capacity <= 0 or max_size <= 0:
-            raise self.error("BadChannelBounds")
-        self.Channels.set(state, sender, receiver, {"capacity": capacity, "max_message_size": max_size})
-
-    def build_genesis(self, state, config):
-        """``{"channels": [(sender, receiver, capacity, max_message_size), …]}``."""
-        for sender, receiver, capacity, max_size in config.get("channels", []):
-            self._open(state, sender, receiver, capacity, max_size)
 
 
 def channel_head_key(sender: int, receiver: int) -> bytes:

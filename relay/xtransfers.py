@@ -250,7 +250,7 @@ class RelayXTransfers(Pallet):
     def _set(self, ctx, origin: int, nonce: int, record: dict, status: int, event_name: str) -> None:
         self.Transfers.set(ctx.state, origin, nonce, {**record, "status": status})
         fields = {"origin": origin, "nonce": nonce}
-        if event_name in ("TransferDelivered",):
+        if event_name == "TransferDelivered":
             fields.update(dest=record["dest"], amount=record["amount"])
         elif event_name == "TransferRefunded":
             fields["amount"] = record["amount"]

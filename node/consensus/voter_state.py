@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from node.consensus.messages import Vote, decode_option_hash, decode_vote, encode_option_hash
-from node.primitives.scale import DecodeError, decode_all, decode_compact, decode_fixed, decode_uint, encode_compact
+from node.primitives.scale import decode_all, decode_compact, decode_uint, encode_compact
 
 HASH_LEN = 32
 

@@ -62,6 +62,23 @@ def chain_heads(head: bytes, messages) -> bytes:
     return head
 
 
+class ChannelBook:
+    """Opening channels, for a pallet with a `Channels` double map (sender, receiver) →
+    ChannelConfig and the errors `ChannelExists` and `BadChannelBounds` (Messaging, Router)."""
+
+    def _open(self, state, sender: int, receiver: int, capacity: int, max_size: int) -> None:
+        if self.Channels.contains(state, sender, receiver):
+            raise self.error("ChannelExists")
+        if capacity <= 0 or max_size <= 0:
+            raise self.error("BadChannelBounds")
+        self.Channels.set(state, sender, receiver, {"capacity": capacity, "max_message_size": max_size})
+
+    def build_genesis(self, state, config):
+        """``{"channels": [(sender, receiver, capacity, max_message_size), …]}``."""
+        for sender, receiver, capacity, max_size in config.get("channels", []):
+            self._open(state, sender, receiver, capacity, max_size)
+
+
 class MessageHandlers:
     """Received messages to their handlers by protocol byte. Each runs in its own storage
     transaction: one that raises is rolled back alone and reported as `MessageFailed` by the
@@ -90,7 +107,7 @@ class MessageHandlers:
         self.pallet.deposit_event(ctx, "Remark", {"source": source, "sender": body[:32], "data": body[32:]})
 
 
-class Messaging(Pallet):
+class Messaging(ChannelBook, Pallet):
     name = "Messaging"
     crate = "pallet_messaging"
 
@@ -246,18 +263,6 @@ class Messaging(Pallet):
             batches.append(OutboundBatch(dest, first, tuple(by_index[i] for i in range(first, first + len(by_index))), heads[dest]["head"]))
         return tuple(batches), tuple(sorted(processed))
 
-    def _open(self, state, sender: int, receiver: int, capacity: int, max_size: int) -> None:
-        if self.Channels.contains(state, sender, receiver):
-            raise self.error("ChannelExists")
-        if capacity <= 0 or max_size <= 0:
-            raise self.error("BadChannelBounds")
-        self.Channels.set(state, sender, receiver, {"capacity": capacity, "max_message_size": max_size})
-
-    # -- genesis ------------------------------------------------------------------------------
-    def build_genesis(self, state, config):
-        """``{"channels": [(sender, receiver, capacity, max_message_size), …]}``."""
-        for sender, receiver, capacity, max_size in config.get("channels", []):
-            self._open(state, sender, receiver, capacity, max_size)
 
 
 def _u32_at(key: bytes, offset: int) -> int:
@@ -265,4 +270,4 @@ def _u32_at(key: bytes, offset: int) -> int:
     return int.from_bytes(key[offset + 8:offset + 12], "little")
 
 
-__all__ = ["Messaging", "next_head", "chain_heads", "RELAY_CHAIN", "EMPTY_HEAD", "REMARK", "TRANSFER", "MessageHandlers", "ChannelConfig", "QueueState"]
+__all__ = ["Messaging", "next_head", "chain_heads", "RELAY_CHAIN", "EMPTY_HEAD", "REMARK", "TRANSFER", "MessageHandlers", "ChannelBook", "ChannelConfig", "QueueState"]

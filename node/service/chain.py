@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from node.primitives.extrinsic import decode_extrinsic, encode_unsigned
-from node.primitives.header import SEAL, Block, DigestItem, Header, extrinsics_root
-from node.primitives.scale import DecodeError, encode_compact
+from node.primitives.header import Block, DigestItem, Header, extrinsics_root
+from node.primitives.scale import encode_compact
 from node.runtime.errors import ExecutionFailed, Future, TransactionValidityError
 from node.runtime.executive import MAX_BLOCK_LENGTH, MAX_BLOCK_WEIGHT, NORMAL_RATIO_PERCENT, CheckedExtrinsic, Executive
-from node.runtime.block_execution import BlockExecutionError, check_extrinsics_root, execute_block, ordered_root, strip_seal
+from node.runtime.block_execution import BlockExecutionError, check_extrinsics_root, execute_block, ordered_root
 from node.runtime.overlay import StateOverlay
-from node.runtime.runtime import InherentFailed, Runtime
+from node.runtime.runtime import Runtime
 from node.pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT
 from node.storage.db import BlockBatch, ChainDB
 from node.trie import EMPTY_ROOT, Trie, trie_root

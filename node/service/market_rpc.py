@@ -9,19 +9,13 @@ passed it). `market_trades` adds the period's status (Open, Committed, Refunded)
 
 from __future__ import annotations
 
-from node.rpc.errors import RpcError, invalid_params
-from node.rpc.params import check_param_count, get_param
+from node.rpc.errors import RpcError
+from node.rpc.params import check_param_count, decode_number_param, get_param
 from node.runtime.overlay import StateOverlay
 from node.service.node import NodeExtension
 
 UNKNOWN_TRADE = 4006
 NOT_RELAY = 4007
-
-
-def _u64(value, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
-        raise invalid_params(f"`{name}` must be a u64")
-    return value
 
 
 def settlement_json(trade_id: int, record: dict) -> dict:
@@ -71,11 +65,11 @@ class MarketRpc(NodeExtension):
     def register_rpc(self, module) -> None:
         async def settlement(params, conn):
             check_param_count(params, 1)
-            return self.settlement(_u64(get_param(params, 0, "tradeId", required=True), "tradeId"))
+            return self.settlement(decode_number_param(get_param(params, 0, "tradeId", required=True), "tradeId"))
 
         async def trades(params, conn):
             check_param_count(params, 1)
-            return self.trades(_u64(get_param(params, 0, "period", required=True), "period"))
+            return self.trades(decode_number_param(get_param(params, 0, "period", required=True), "period"))
 
         module.register_method("market_settlement", settlement)
         module.register_method("market_trades", trades)

@@ -13,19 +13,13 @@ block and check `sovereign == issuance + fees burned` on a consistent cut of all
 from __future__ import annotations
 
 from node.primitives.header import Header
-from node.rpc.errors import RpcError, invalid_params
-from node.rpc.params import check_param_count, decode_hex_param, get_param
+from node.rpc.errors import RpcError
+from node.rpc.params import U32_MAX, check_param_count, decode_hex_param, decode_number_param, get_param
 from node.runtime.overlay import StateOverlay
 from node.service.node import NodeExtension
 
 UNKNOWN_BLOCK = 4004
 UNKNOWN_TRANSFER = 4005
-
-
-def _u32(value, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
-        raise invalid_params(f"`{name}` must be a u32")
-    return value
 
 
 class SupplyRpc(NodeExtension):
@@ -71,10 +65,8 @@ class SupplyRpc(NodeExtension):
             check_param_count(params, 2)
             if "Paras" not in self.runtime.by_name:
                 raise RpcError(UNKNOWN_TRANSFER, "transfers are recorded on the relay")
-            origin = _u32(get_param(params, 0, "originChain", required=True), "originChain")
-            nonce = get_param(params, 1, "nonce", required=True)
-            if not isinstance(nonce, int) or isinstance(nonce, bool) or not 0 <= nonce < 2**64:
-                raise invalid_params("`nonce` must be a u64")
+            origin = decode_number_param(get_param(params, 0, "originChain", required=True), "originChain", max_value=U32_MAX)
+            nonce = decode_number_param(get_param(params, 1, "nonce", required=True), "nonce")
             from relay.xtransfers import STATUS_NAMES
 
             state = StateOverlay(self.node.chain.state_at(self.node.chain.finalized.hash).get)

@@ -182,7 +182,7 @@ def run_chaos(network: Network, *, minutes: float, seed: int, say=print) -> dict
     try:
         while time.monotonic() < deadline:
             chaos.step()
-            time.sleep(rng.uniform(3, 10))
+            time.sleep(rng.uniform(3, 10))  # the chaos itself: a fault every few seconds, at random
     finally:
         stop.set()
         chaos.heal_all()
@@ -191,7 +191,7 @@ def run_chaos(network: Network, *, minutes: float, seed: int, say=print) -> dict
     settle_by = time.monotonic() + SETTLE_TIMEOUT_S
     counts = _open_transfers(network)
     while counts["InFlight"] + counts["Refunding"] and time.monotonic() < settle_by:
-        time.sleep(2)
+        time.sleep(2)  # the relay announces nothing: poll its record counts until they settle
         counts = _open_transfers(network)
     supply = supply_report(network)
     agree = _finality_agrees(network)

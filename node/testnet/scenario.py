@@ -182,27 +182,27 @@ def check_against(steps: list[Step], network: Network) -> None:
                     raise ScenarioError(step.line_no, f"unknown node {node!r} (nodes: {', '.join(sorted(names))})")
 
 
-def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
-    deadline = time.monotonic() + step.within_s
-    seen = None
+def _poll_until(read, enough, within_s: float, show, silent: str) -> tuple[bool, str]:
+    """Read a value from the nodes' RPC or metrics until it is ``enough`` or time is up. The
+    nodes are other processes that announce nothing, so polling is the only way to see them."""
+    deadline = time.monotonic() + within_s
     while True:
-        seen = network.chain_height(step.chain, step.status)
-        if seen is not None and seen >= step.height:
-            return True, f"#{seen}"
+        seen = read()
+        if seen is not None and enough(seen):
+            return True, show(seen)
         if time.monotonic() > deadline:
-            return False, "no node answered" if seen is None else f"reached only #{seen}"
+            return False, silent if seen is None else f"reached only {show(seen)}"
         time.sleep(POLL_S * 2)
+
+
+def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
+    return _poll_until(lambda: network.chain_height(step.chain, step.status), lambda seen: seen >= step.height,
+                       step.within_s, lambda seen: f"#{seen}", "no node answered")
 
 
 def _wait_metric(network: Network, step: MetricAtLeast) -> tuple[bool, str]:
-    deadline = time.monotonic() + step.within_s
-    while True:
-        seen = network.metric(step.node, step.metric)
-        if seen is not None and seen >= step.value:
-            return True, f"{seen:g}"
-        if time.monotonic() > deadline:
-            return False, "not exported or no answer" if seen is None else f"reached only {seen:g}"
-        time.sleep(POLL_S * 2)
+    return _poll_until(lambda: network.metric(step.node, step.metric), lambda seen: seen >= step.value,
+                       step.within_s, lambda seen: f"{seen:g}", "not exported or no answer")
 
 
 def _transfer(network: Network, step: TransferArrives) -> tuple[bool, str]:

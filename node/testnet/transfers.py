@@ -194,8 +194,7 @@ def send_transfers(network: Network, *, source: str, dest: str, amount: int, sig
             raise TestnetError(f"--signer {signer!r}: {e}") from None
     fixed_beneficiary = _account(to_account) if to_account else None
     substrate = SubstrateInterface(url=src.urls[0])
-    extrinsics = []  # (sender, extrinsic hex), interleaved across signers
-    per_signer = []
+    per_signer = []  # per signer: (sender, extrinsic hex) in nonce order
     for keypair in keypairs:
         nonce = substrate.get_account_nonce(keypair.ss58_address)
         beneficiary = fixed_beneficiary or bytes.fromhex(keypair.public_key.hex())
@@ -242,7 +241,7 @@ def send_transfers(network: Network, *, source: str, dest: str, amount: int, sig
                 t.times["finalized"] = now - t.submitted_at
                 t.relay_finalized_at = finalized["relay"]
                 t.outcome = "delivered"
-        time.sleep(POLL_S)
+        time.sleep(POLL_S)  # the chains are other processes: we follow them by polling their RPC
     return _report(tracked, source, dest, amount)
 
 
