@@ -45,7 +45,7 @@ def _seed(text: str) -> int:
 
 
 def register(subparsers: Any) -> None:
-    experiment = subparsers.add_parser("experiment", help="market experiments and their KPIs")
+    experiment = subparsers.add_parser("experiment", help="experiments: cross-chain transfers, chaos, the market and its KPIs")
     commands = experiment.add_subparsers(dest="experiment_command", metavar="COMMAND",
                                          required=True)  # fmt: skip
     from node.testnet.experiments_cli import register as register_testnet_experiments

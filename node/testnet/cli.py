@@ -15,7 +15,7 @@ from node.testnet.scenario import ScenarioError, check_against, parse_scenario, 
 from node.testnet.spec import SpecError, load_spec
 
 DEFAULT_SPEC = REPO_ROOT / "configs" / "local.toml"
-NOT_YET = ("Not yet: funded aggregators in the spec; market and metric checks in scenarios; `bench` sweeps. "
+NOT_YET = ("Not yet: registered market aggregators in the spec; market checks in scenarios. "
            "`net latency` needs a kernel with tc's netem qdisc.")
 
 
