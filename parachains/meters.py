@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from node.primitives.scale_types import U8, U32, U64, AccountId, Array, Bytes, Composite, Field
 from node.runtime.errors import ArithmeticOverflow
 from node.runtime.pallet import Constant, Pallet, StorageMap, call, event
-from parachains.periods import PeriodConfig
+from parachains.periods import Periods
 from parachains.registry import DeviceKey, FlowType, Status
 from parachains.roles import Flow
 
@@ -89,7 +89,7 @@ class Meters(Pallet):
         ("BadSignature", "The reading is not signed by the device's key."),
     )
 
-    def __init__(self, index: int, registry, timestamp, para_id: int, periods: PeriodConfig):
+    def __init__(self, index: int, registry, timestamp, para_id: int, periods: Periods):
         super().__init__(index)
         self.registry = registry
         self.timestamp = timestamp
@@ -99,7 +99,6 @@ class Meters(Pallet):
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
         return [
-            Constant("PeriodLength", U64, self.periods.length_ms, "The trading period, in milliseconds; period p starts at p times this."),
             Constant("ParaId", U32, self.para_id, "This parachain's id, part of every signed reading."),
             Constant("ReadingDomain", Bytes, READING_DOMAIN, "The tag a reading's signed payload starts with."),
         ]
@@ -118,7 +117,7 @@ class Meters(Pallet):
             raise self.error("DeviceRevoked")
         if status is Status.EXPIRED:
             raise self.error("DeviceExpired")
-        if not self.periods.has_ended(self.timestamp.now(state), period):
+        if not self.periods.config(state).has_ended(self.timestamp.now(state), period):
             raise self.error("PeriodInFuture")
         if self.Readings.contains(state, device, period):
             raise self.error("DuplicateReading")

@@ -43,7 +43,7 @@ from bridge.orders import ENERGY_UNITS_PER_KWH, PPM, Order, Side, escrow_require
 from node.primitives.scale_types import U32, U64, AccountId, Balance, Composite, Compact, Field, Variant, VariantSpec
 from node.runtime.errors import ArithmeticOverflow
 from node.runtime.pallet import Constant, Pallet, StorageMap, StorageValue, call, event, map_of
-from parachains.periods import PeriodConfig
+from parachains.periods import Periods
 from parachains.registry import Status
 from parachains.roles import ChainRules, ResourceKind, energy_limits
 
@@ -128,7 +128,7 @@ class Orders(Pallet):
         ("InBridgeAuction", "The order has gone to the bridge's auction on the relay; only the bridge can release it."),
     )
 
-    def __init__(self, index: int, balances, registry, timestamp, rules: ChainRules, periods: PeriodConfig, *,
+    def __init__(self, index: int, balances, registry, timestamp, rules: ChainRules, periods: Periods, *,
                  exclusion_threshold: int, initial_credit: int = PPM):
         super().__init__(index)
         if not 0 <= exclusion_threshold <= PPM or not 0 <= initial_credit <= PPM:
@@ -147,9 +147,6 @@ class Orders(Pallet):
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
         return [
-            Constant("PeriodLength", U64, self.periods.length_ms, "The trading period, in milliseconds."),
-            Constant("GateClosure", U64, self.periods.gate_closure_ms, "A period's order window closes this many ms before it starts."),
-            Constant("Horizon", U64, self.periods.horizon, "Orders may be placed at most this many periods ahead."),
             Constant("ExclusionThreshold", U32, self.exclusion_threshold, "Below this credit (ppm) an aggregator cannot place orders."),
             Constant("InitialCredit", U32, self.initial_credit, "The credit (ppm) of an aggregator the bridge has not rated."),
         ]
@@ -170,10 +167,10 @@ class Orders(Pallet):
             validate_order_fields(order)  # the auction engine's own rules, so both sides agree
         except tuple(_BRIDGE_ERRORS) as e:
             raise self.error(_BRIDGE_ERRORS[type(e)]) from e
-        now = self.timestamp.now(state)
-        if not self.periods.is_window_open(now, period):
+        now, periods = self.timestamp.now(state), self.periods.config(state)
+        if not periods.is_window_open(now, period):
             raise self.error("PeriodClosed")
-        if self.periods.is_beyond_horizon(now, period):
+        if periods.is_beyond_horizon(now, period):
             raise self.error("PeriodTooFarAhead")
         try:
             validate_credit(self.credit(state, owner), self.exclusion_threshold)
@@ -203,7 +200,7 @@ class Orders(Pallet):
         """Cancel an open order while its period's window is open; its escrow is released."""
         who = ctx.ensure_signed(origin)
         record = self._open_order(ctx.state, order_id, owner=who)
-        if not self.periods.is_window_open(self.timestamp.now(ctx.state), record["period"]):
+        if not self.periods.config(ctx.state).is_window_open(self.timestamp.now(ctx.state), record["period"]):
             raise self.error("PeriodClosed")
         if self.market_link is not None and self.market_link.is_linked(ctx.state):
             raise self.error("InBridgeAuction")
@@ -286,7 +283,7 @@ class Orders(Pallet):
     def _commit(self, state, owner: bytes, order: Order) -> tuple[dict, dict]:
         """The owner's energy commitments with ``order`` added, if within its limits."""
         info = self.registry.aggregator(state, owner)
-        limits = energy_limits(ResourceKind.from_variant(info["kind"]), info["capacity"], info["state_of_charge"], self.periods)
+        limits = energy_limits(ResourceKind.from_variant(info["kind"]), info["capacity"], info["state_of_charge"], self.periods.config(state))
         field = _SIDE_FIELD[order.side]
         committed = dict(self.Committed.get(state, owner))
         per_period = dict(self.PeriodCommitted.get(state, owner, order.period))

@@ -1,8 +1,8 @@
 """The demand, DG and storage parachain runtimes (issue 4, item 5).
 
 Each is the shared FRAME-style base (System, Timestamp, Balances, TransactionPayment, Sudo) plus
-cross-chain messaging (Messaging 5, ParachainSystem 6, XTransfers 7, MarketLink 8; 9 free) and the
-market pallets, with the kind's rules (`parachains.roles`).
+cross-chain messaging (Messaging 5, ParachainSystem 6, XTransfers 7, MarketLink 8) and the
+market pallets (Periods 9, the trading-period schedule), with the kind's rules (`parachains.roles`).
 
 | kind    | para id | spec name         | crate                     | trades       |
 |---------|---------|-------------------|---------------------------|--------------|
@@ -27,12 +27,12 @@ from parachains.meters import Meters
 from parachains.orders import Orders
 from parachains.parachain_system import ParachainSystem
 from parachains.xtransfers import XTransfers
-from parachains.periods import PeriodConfig
+from parachains.periods import PeriodConfig, Periods
 from parachains.registry import Registry
 from parachains.roles import PARACHAIN_KINDS, chain_rules
 
 SPEC_VERSION = 100
-MESSAGING_INDEX, PARACHAIN_SYSTEM_INDEX, XTRANSFERS_INDEX, MARKET_LINK_INDEX = 5, 6, 7, 8  # cross-chain messages, transfers, market
+MESSAGING_INDEX, PARACHAIN_SYSTEM_INDEX, XTRANSFERS_INDEX, MARKET_LINK_INDEX, PERIODS_INDEX = 5, 6, 7, 8, 9
 REGISTRY_INDEX, METERS_INDEX, ORDERS_INDEX = 10, 11, 12
 
 
@@ -56,6 +56,7 @@ def build_parachain_runtime(
     messaging = Messaging(MESSAGING_INDEX, rules.para_id)
     parachain_system = ParachainSystem(PARACHAIN_SYSTEM_INDEX, rules.para_id, messaging)
     xtransfers = XTransfers(XTRANSFERS_INDEX, rules.para_id, balances, messaging, parachain_system)
+    periods = Periods(PERIODS_INDEX, periods)
     registry = Registry(REGISTRY_INDEX, timestamp, rules, ss58_prefix=SS58_PREFIX)
     meters = Meters(METERS_INDEX, registry, timestamp, rules.para_id, periods)
     orders = Orders(ORDERS_INDEX, balances, registry, timestamp, rules, periods,
@@ -65,7 +66,7 @@ def build_parachain_runtime(
                              transaction_version=1, apis=RUNTIME_APIS)
     return Runtime(crate=rules.crate, version=version,
                    pallets=[system, timestamp, balances, payment, sudo, messaging, parachain_system, xtransfers,
-                            market_link, registry, meters, orders],
+                            market_link, periods, registry, meters, orders],
                    inherents=[("Timestamp", "set"), ("ParachainSystem", "set_relay_data")])
 
 

@@ -15,11 +15,13 @@ Schedule, in relay blocks (genesis section "Market"; every value has a default):
                                                     the auction runs at the first block ≥ gate
     deadline(p) = gate(p) + deadline_blocks         not committed by then: every order refunded
 
-`first_period`/`first_block` anchor the parachains' period indices (ms since the epoch divided
-by the period length) to relay blocks. Without them in genesis the anchor is taken from the
-relay's own Timestamp the first time it is needed: the next period starts after the blocks
-left of the current one (`period_ms`, `period_blocks`), so without time compression relay gates
-track the parachains' clocks.
+`first_period`/`first_block` anchor the parachains' period indices (market ms since the epoch
+divided by the period length) to relay blocks. Without them in genesis the anchor is taken from
+the relay's own Timestamp in its first block: the next period starts after the blocks left of
+the current one (`period_ms`, `period_blocks`), so relay gates track the parachains' clocks.
+Time compression (`compression`, as in `parachains.periods`): market time is the clock times the
+factor, so a testnet runs an hour-long period in `period_blocks` blocks of a second; period
+indices, energy and the TOU hour stay those of the market hour.
 
 Value (the supply invariant `sovereign(p) == issuance(p) + fees burned on p` holds in every
 relay block, as for XTransfers):
@@ -69,7 +71,7 @@ HOUR_MS = 3_600_000
 DEFAULTS = {
     "period_ms": HOUR_MS, "period_blocks": 3600, "gate_offset_blocks": 300, "deadline_blocks": 300,
     "grid_operator": GRID_ACCOUNT, "grid_endowment": 10**18, "exclusion_threshold": DEFAULT_EXCLUSION_THRESHOLD,
-    "initial_credit": PPM,
+    "initial_credit": PPM, "compression": 1,
     # λ_grid 0.20 token/kWh, λ_0 0.05 token/kWh, all day
     "tariff": [(0, 0, 200_000_000_000, 50_000_000_000)],
 }
@@ -84,6 +86,7 @@ BUY_LEG, SELL_LEG, REFUND = 0, 1, 2
 MarketConfig = Composite("parawatt_market::Config", [
     Field("period_ms", U64), Field("period_blocks", U32), Field("gate_offset_blocks", U32), Field("deadline_blocks", U32),
     Field("grid_operator", AccountId), Field("exclusion_threshold", U32), Field("initial_credit", U32),
+    Field("compression", U32),
 ])
 TouEntry = Tuple(U32, U32, Balance, Balance)  # (start minute, end minute, λ_grid, λ_0)
 BookEntry = Composite("parawatt_market::BookEntry", [
@@ -167,8 +170,9 @@ class Market(Pallet):
         anchor = self.Anchor.get(ctx.state)
         if anchor is None:  # from the relay clock: the next period starts after the rest of this one
             config = self.Config.get(ctx.state)
-            now = self.timestamp.now(ctx.state)
+            now = self.timestamp.now(ctx.state) * config["compression"]  # market time
             left = config["period_ms"] - now % config["period_ms"]
+            # divides: rounds the rest of the current period down to whole blocks
             anchor = (now // config["period_ms"] + 1, ctx.block_number + left * config["period_blocks"] // config["period_ms"])
             self.Anchor.set(ctx.state, anchor)
         return anchor
@@ -229,6 +233,8 @@ class Market(Pallet):
     # -- gates ----------------------------------------------------------------------------------
     def on_finalize(self, ctx):
         state = ctx.state
+        if ctx.block_number == 1:
+            self.anchor(ctx)  # fixed in the first block, so clients can read the schedule from then on
         open_periods = self.OpenPeriods.get(state)
         if open_periods:
             done = []
@@ -419,20 +425,22 @@ class Market(Pallet):
 
     # -- genesis ------------------------------------------------------------------------------
     def build_genesis(self, state, config):
-        """``{"period_ms", "period_blocks", "gate_offset_blocks", "deadline_blocks", "grid_operator",
+        """``{"period_ms", "period_blocks", "gate_offset_blocks", "deadline_blocks", "compression", "grid_operator",
         "grid_endowment", "exclusion_threshold", "initial_credit", "tariff": [(start, end, λ_grid, λ_0)],
         "tie_lines": [(seller chain, buyer chain, cap)], "credits": [(account, ppm)], "first_period",
         "first_block"}``, every key optional (`DEFAULTS`)."""
         c = {**DEFAULTS, **config}
         if c["period_blocks"] <= c["gate_offset_blocks"] or c["period_ms"] <= 0:
             raise ValueError("a period must last longer than its gate offset")
+        if c["period_ms"] % 60_000 or not 1 <= c["compression"] < 2**32:
+            raise ValueError("a period lasts whole minutes and compression is at least 1")
         for name in ("exclusion_threshold", "initial_credit"):
             if not 0 <= c[name] <= PPM:
                 raise ValueError(f"{name} must be in [0, {PPM}] ppm")
         tariff = [tuple(slot) for slot in c["tariff"]]
         validate_schedule(_schedule(tariff))
         self.Config.set(state, {k: c[k] for k in ("period_ms", "period_blocks", "gate_offset_blocks", "deadline_blocks",
-                                                  "grid_operator", "exclusion_threshold", "initial_credit")})
+                                                  "grid_operator", "exclusion_threshold", "initial_credit", "compression")})
         self.Tariff.set(state, tariff)
         self.TieLines.set(state, [tuple(t) for t in c.get("tie_lines", [])])
         for who, credit in c.get("credits", []):

@@ -9,7 +9,7 @@ from parachains.runtimes import build_parachain_runtime
 
 KINDS = {"demand": 2000, "dg": 2001, "storage": 2002}
 PALLETS = [("System", 0), ("Timestamp", 1), ("Balances", 2), ("TransactionPayment", 3), ("Sudo", 4),
-           ("Messaging", 5), ("ParachainSystem", 6), ("XTransfers", 7), ("MarketLink", 8), ("Registry", 10), ("Meters", 11), ("Orders", 12)]
+           ("Messaging", 5), ("ParachainSystem", 6), ("XTransfers", 7), ("MarketLink", 8), ("Periods", 9), ("Registry", 10), ("Meters", 11), ("Orders", 12)]
 
 
 @pytest.fixture(scope="module", params=list(KINDS))

@@ -248,3 +248,21 @@ def test_settlements_are_queryable_with_leg_status_per_chain(world):
     assert period["trades"][2]["legs"] == {"0": {"side": "buy", "status": "Applied"}, str(DG): {"side": "sell", "status": "Sent"}}
     with pytest.raises(RpcError):
         rpc.settlement(99)
+
+
+def test_without_a_genesis_anchor_the_first_block_anchors_periods_to_the_compressed_clock():
+    relay = RelayHarness(genesis={"Market": {"period_blocks": 3, "gate_offset_blocks": 1, "compression": 1200}})
+    relay.block()  # block 1 at t = 1,001,000 ms: market time 1,201,200,000 ms, period 333 + 2,400,000 ms
+    market, state = relay.runtime.pallet("Market"), relay.overlay()
+    # the next market hour starts 1,200,000 market ms later: 1 s of clock, one relay block
+    assert market.Anchor.get(state) == (334, 2)
+
+
+@pytest.mark.parametrize("section, problem", [
+    ({"compression": 0}, "compression is at least 1"),
+    ({"period_ms": 90_000}, "whole minutes"),
+    ({"period_blocks": 2, "gate_offset_blocks": 2}, "longer than its gate offset"),
+])
+def test_bad_market_genesis_is_refused_with_the_problem(section, problem):
+    with pytest.raises(ValueError, match=problem):
+        RelayHarness(genesis={"Market": section})
