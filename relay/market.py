@@ -142,10 +142,12 @@ class Market(Pallet):
               period=U64, error=Bytes),
         event(8, "SettlementStuck", "Moving a settled leg's value failed; it waits in the market account.", trade_id=U64),
         event(9, "PausedSet", "The operator paused or resumed the market.", paused=Bool),
+        event(10, "CreditSet", "An aggregator's credit value was set by the operator.", who=AccountId, credit=U32),
     )
 
     ERRORS = (
         ("UnknownTrade", "No trade has this id."),
+        ("InvalidCredit", "A credit value outside [0, 10^6] ppm."),
     )
 
     def __init__(self, index: int, balances, timestamp, router: Router):
@@ -164,6 +166,16 @@ class Market(Pallet):
         ctx.ensure_root(origin)
         self.Paused.set(ctx.state, paused)
         self.deposit_event(ctx, "PausedSet", {"paused": paused})
+
+    @call(1, who=AccountId, credit=U32, weight=PAUSE_WEIGHT)
+    def set_credit(self, ctx, origin, who, credit):
+        """Set an aggregator's credit value in ppm (root: the operator, e.g. to start an experiment
+        from a case study's credits)."""
+        ctx.ensure_root(origin)
+        if not 0 <= credit <= PPM:
+            raise self.error("InvalidCredit")
+        self.Credit.set(ctx.state, who, credit)
+        self.deposit_event(ctx, "CreditSet", {"who": who, "credit": credit})
 
     # -- schedule -------------------------------------------------------------------------------
     def anchor(self, ctx) -> tuple[int, int]:

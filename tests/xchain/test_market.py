@@ -16,7 +16,8 @@ from bridge.messages import MalformedMarketMessage, encode_market_message
 from bridge.orders import Order, Side
 from bridge.tariff import Tariff
 from node.pallets.messaging import chain_heads
-from node.runtime.pallet import ROOT
+from node.runtime.errors import DispatchError
+from node.runtime.pallet import ROOT, Origin
 from relay.market import APPLIED, COMMITTED, GRID_ACCOUNT, MARKET_ACCOUNT, REFUNDED, ROUND_GRID
 from relay.primitives import CandidateCommitments, OutboundBatch
 from relay.router import RELAY_CHAIN
@@ -266,3 +267,23 @@ def test_without_a_genesis_anchor_the_first_block_anchors_periods_to_the_compres
 def test_bad_market_genesis_is_refused_with_the_problem(section, problem):
     with pytest.raises(ValueError, match=problem):
         RelayHarness(genesis={"Market": section})
+
+
+def test_the_operator_sets_a_credit_that_the_next_auction_uses(world):
+    relay, demand, dg = world
+    who = dg.alice.public_key
+    relay.apply(lambda ctx: relay.runtime.dispatch(ctx, ROOT, {"Market": {"set_credit": {"who": who, "credit": 657_000}}}), 3)
+    assert relay.market.credit(relay.overlay(), who) == 657_000
+
+
+@pytest.mark.parametrize("origin, credit, error", [("signed", 500_000, "BadOrigin"), ("root", 1_000_001, "InvalidCredit")])
+def test_set_credit_is_refused_without_root_or_outside_ppm_and_changes_nothing(world, origin, credit, error):
+    relay, demand, dg = world
+    who = dg.alice.public_key
+    call = {"Market": {"set_credit": {"who": who, "credit": credit}}}
+    by = Origin.signed(who) if origin == "signed" else ROOT
+    dispatch = lambda ctx: relay.runtime.dispatch(ctx, by, call)  # noqa: E731
+    before = relay.market.Credit.get(relay.overlay(), who)
+    with pytest.raises(DispatchError, match=error):
+        relay.apply(dispatch, 3)
+    assert relay.market.Credit.get(relay.overlay(), who) == before is None
