@@ -39,10 +39,11 @@ Decisions where market.md and the issue are open:
   arrive, with no book kept between blocks but the orders themselves.
 - Exclusion by credit is checked when an order arrives (relay credits, `Credit`); an order
   refused here (fields, credit, a period already closed, a duplicate) is refunded at once.
-- Grid legs are charged the TOU price clamped into the order's reserve (a buyer pays at most
-  min(λ_grid, r), a seller gets at least max(λ_0, r)): market.md makes the reserve "the most it
-  will ever pay" / "the least it accepts", and the buyer's escrow only covers q · r. The trade
-  record keeps the clamped price and the value that moved.
+- A grid trade's record keeps the auction's price (λ_grid or λ_0, as market.md and the offline
+  command have it), but its legs settle at that price clamped into the order's reserve (a buyer
+  pays at most min(λ_grid, r), a seller gets at least max(λ_0, r)): market.md also makes the
+  reserve "the most it will ever pay" / "the least it accepts", and the buyer's escrow only
+  covers q · r. The record's `value` is what moved; the grid operator bears the difference.
 - The operator may pause the market (`set_paused`, root): paused periods are not auctioned and
   at their deadline every order is refunded. A run that fails (e.g. the grid operator cannot
   pay for a grid purchase) is rolled back and retried each block until the deadline.
@@ -332,7 +333,7 @@ class Market(Pallet):
                       "seller": grid_operator, "seller_chain": GRID_CHAIN, "sell_order": None,
                       "buyer_status": PENDING, "seller_status": APPLIED}
             self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price), BUY_LEG, trade_id)
-        else:  # the grid buys: at least the seller's reserve, paid into the market account now
+        else:  # the grid buys, paying at least the seller's reserve into the market account now
             price = max(grid.price, entry["reserve"])
             value = trade_value(grid.quantity, price)
             if value:
@@ -341,7 +342,7 @@ class Market(Pallet):
                       "seller": entry["owner"], "seller_chain": entry["chain"], "sell_order": entry["order_id"],
                       "buyer_status": APPLIED, "seller_status": PENDING}
             self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price, mint=value), SELL_LEG, trade_id)
-        record.update(period=period, round=ROUND_GRID, quantity=grid.quantity, price=price, value=value)
+        record.update(period=period, round=ROUND_GRID, quantity=grid.quantity, price=grid.price, value=value)
         self.Trades.set(state, trade_id, record)
         self._trade_event(ctx, trade_id, record)
 

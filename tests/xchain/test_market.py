@@ -136,7 +136,7 @@ def test_a_periods_book_gives_the_offline_engines_trades(world):
     peer = [(t["round"], t["buyer"], t["seller"], t["quantity"], t["price"]) for t in trades if t["round"] != ROUND_GRID]
     assert peer == [(t.round, t.buyer, t.seller, t.quantity, t.price) for t in expected.trades]
     grid = [(t["seller"], t["quantity"], t["price"]) for t in trades if t["round"] == ROUND_GRID]
-    assert grid == [(g.owner, g.quantity, g.price) for g in expected.grid]  # λ_0 is above Bob's reserve: unclamped
+    assert grid == [(g.owner, g.quantity, g.price) for g in expected.grid]  # the auction's price, clamped or not
     assert relay.market.period(relay.overlay(), PERIOD)["status"] == COMMITTED
 
 
@@ -287,3 +287,17 @@ def test_set_credit_is_refused_without_root_or_outside_ppm_and_changes_nothing(w
     with pytest.raises(DispatchError, match=error):
         relay.apply(dispatch, 3)
     assert relay.market.Credit.get(relay.overlay(), who) == before is None
+
+
+def test_grid_supply_above_the_buyers_reserve_keeps_the_auction_price_and_charges_the_reserve(world):
+    relay, demand, dg = world
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1000, 100 * G, 150 * G))  # λ_grid is 200 G
+    before = demand.free(demand.alice) + demand.reserved(demand.alice)
+    grid_before = relay.free(GRID_ACCOUNT)
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    [trade] = relay.trades()
+    assert (trade["round"], trade["price"], trade["value"]) == (ROUND_GRID, TARIFF.grid_sale, 1000 * 150 * G // 100)
+    assert demand.free(demand.alice) == before - trade["value"] and demand.reserved(demand.alice) == 0
+    assert relay.free(GRID_ACCOUNT) == grid_before + trade["value"]
+    assert_supply(relay, demand)
