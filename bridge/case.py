@@ -81,20 +81,36 @@ def decode_tou(text: str | bytes) -> TouSchedule:
     doc = _parse(text)
     if not isinstance(doc, dict):
         raise CaseFileError("", "a TOU file is a JSON object")
+    return decode_tou_slots(_get(doc, "periods", ""), "periods")
+
+
+def decode_tou_slots(items: Any, field: str) -> TouSchedule:
+    """TOU slots already parsed (JSON, or TOML read with ``parse_float=Decimal``):
+    ``[{"from": "HH:MM", "to", "grid_sale", "grid_purchase"}, ...]``; errors name ``field``."""
     slots = []
-    for i, item in enumerate(_list(_get(doc, "periods", ""), "periods")):
-        field = f"periods[{i}]"
-        _keys(item, {"from", "to"} | _TARIFF_KEYS, field)
-        start = _clock(_get(item, "from", field), f"{field}.from")
-        end = _clock(_get(item, "to", field), f"{field}.to") % MINUTES_PER_DAY
-        tariff = _tariff({k: item[k] for k in _TARIFF_KEYS if k in item}, field)
+    for i, item in enumerate(_list(items, field)):
+        where = f"{field}[{i}]"
+        _keys(item, {"from", "to"} | _TARIFF_KEYS, where)
+        start = _clock(_get(item, "from", where), f"{where}.from")
+        end = _clock(_get(item, "to", where), f"{where}.to") % MINUTES_PER_DAY
+        tariff = _tariff({k: item[k] for k in _TARIFF_KEYS if k in item}, where)
         slots.append(TouSlot(start, end, tariff))
     schedule = TouSchedule(tuple(slots))
     try:
         validate_schedule(schedule)
     except ValueError as e:
-        raise CaseFileError("periods", str(e)) from e
+        raise CaseFileError(field, str(e)) from e
     return schedule
+
+
+def decode_credit(value: Any, field: str) -> Ppm:
+    """A credit in [0, 1] (at most 6 decimals) as ppm."""
+    return _credit(value, field)
+
+
+def decode_energy(value: Any, field: str) -> Energy:
+    """kWh (at most 2 decimals) as 10 Wh units."""
+    return _energy(value, field)
 
 
 # --- fields ------------------------------------------------------------------------------------

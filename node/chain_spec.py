@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node.primitives.ss58 import InvalidAddress, ss58_decode
+from node.primitives.ss58 import InvalidAddress, parse_account
 
 ENGINES = ("aura", "bft", "dev")
 RUNTIMES = ("dev", "relay", "demand", "dg", "storage")
@@ -122,21 +122,12 @@ def _require(obj: dict, key: str, path: str, kind: type | tuple):
 
 
 def _account(value, path: str) -> bytes:
-    if not isinstance(value, str):
+    if isinstance(value, bytes):
         raise ChainSpecError(path, "must be an SS58 address or 0x-prefixed 32-byte hex")
-    if value.startswith("0x"):
-        try:
-            raw = bytes.fromhex(value[2:])
-        except ValueError:
-            raise ChainSpecError(path, "is not valid hex") from None
-        if len(raw) != 32:
-            raise ChainSpecError(path, f"must be 32 bytes, not {len(raw)}")
-        return raw
     try:
-        _, public = ss58_decode(value)
+        return parse_account(value)
     except InvalidAddress as e:
-        raise ChainSpecError(path, f"is not a valid SS58 address ({e})") from None
-    return public
+        raise ChainSpecError(path, str(e)) from None
 
 
 def parse_chain_spec(obj) -> ChainSpec:

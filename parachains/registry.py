@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from node.primitives.ss58 import parse_account
 from node.primitives.scale_types import U8, U64, AccountId, Array, Bool, Bytes, Composite, Field, Variant, VariantSpec
 from node.runtime.pallet import Constant, Pallet, StorageValue, call, event, map_of
 from parachains.certificates import (
@@ -281,13 +282,14 @@ class Registry(Pallet):
     # -- genesis ------------------------------------------------------------------------------
     def build_genesis(self, state, config):
         if config.get("operator") is not None:
-            self.Operator.set(state, config["operator"])
+            self.Operator.set(state, parse_account(config["operator"]))
         if config.get("operator_ca") is not None:
             ca = config["operator_ca"]
             ca = ca.encode() if isinstance(ca, str) else bytes(ca)
             load_operator_ca(ca)  # a chain must not start with a CA no certificate can be checked against
             self.OperatorCa.set(state, ca)
         for entry in config.get("aggregators", []):
+            entry = {**entry, "account": parse_account(entry["account"])}  # chain specs write accounts as text
             kind = ResourceKind(entry["kind"])
             if kind not in self.rules.resources:
                 raise ValueError(f"genesis aggregator of kind {kind.value} does not trade on the {self.rules.kind} chain")
@@ -297,6 +299,7 @@ class Registry(Pallet):
             self.Aggregators.set(state, entry["account"], {"kind": kind.variant, "capacity": capacity, "state_of_charge": soc,
                                                            "serial": b"", "valid_until": MAX_U64, "revoked": False})
         for entry in config.get("devices", []):
+            entry = {**entry, "key": parse_account(entry["key"]), "aggregator": parse_account(entry["aggregator"])}
             flow = Flow(entry["flow"])
             if flow not in self.rules.flows or not self.Aggregators.contains(state, entry["aggregator"]):
                 raise ValueError(f"genesis device {entry['key'].hex()}: unknown aggregator or flow not on this chain")

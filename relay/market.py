@@ -59,6 +59,7 @@ from bridge.errors import MarketError
 from bridge.messages import MARKET, MalformedMarketMessage, decode_market_message, encode_market_message
 from bridge.orders import DEFAULT_EXCLUSION_THRESHOLD, PPM, Order, Side, trade_value, validate_order_fields
 from bridge.tariff import Tariff, TouSchedule, TouSlot, validate_schedule
+from node.primitives.ss58 import parse_account
 from node.primitives.scale_types import U8, U32, U64, AccountId, Balance, Bool, Bytes, Composite, Field, Option, Sequence_, Tuple
 from node.runtime.errors import DispatchError
 from node.runtime.pallet import Constant, Pallet, StorageMap, StorageValue, call, event, map_of
@@ -99,7 +100,7 @@ TradeRecord = Composite("parawatt_market::Trade", [
     Field("period", U64), Field("round", U8),
     Field("buyer", AccountId), Field("buyer_chain", U32), Field("buy_order", Option(U64)),
     Field("seller", AccountId), Field("seller_chain", U32), Field("sell_order", Option(U64)),
-    Field("quantity", U64), Field("price", Balance), Field("value", Balance),
+    Field("quantity", U64), Field("price", Balance), Field("value", Balance), Field("xi", U32),
     Field("buyer_status", U8), Field("seller_status", U8)])
 _NEW_PERIOD = {"orders": 0, "status": OPEN, "first_trade": 0, "trades": 0}
 
@@ -315,7 +316,7 @@ class Market(Pallet):
         record = {"period": period, "round": trade.round, "buyer": buy["owner"], "buyer_chain": buy["chain"],
                   "buy_order": buy["order_id"], "seller": sell["owner"], "seller_chain": sell["chain"],
                   "sell_order": sell["order_id"], "quantity": trade.quantity, "price": trade.price, "value": value,
-                  "buyer_status": PENDING, "seller_status": PENDING}
+                  "xi": trade.xi, "buyer_status": PENDING, "seller_status": PENDING}
         self.Trades.set(ctx.state, trade_id, record)
         same_chain = buy["chain"] == sell["chain"]
         self._queue(ctx, buy["chain"], _leg(trade_id, buy["order_id"], trade.quantity, trade.price,
@@ -342,7 +343,7 @@ class Market(Pallet):
                       "seller": entry["owner"], "seller_chain": entry["chain"], "sell_order": entry["order_id"],
                       "buyer_status": APPLIED, "seller_status": PENDING}
             self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price, mint=value), SELL_LEG, trade_id)
-        record.update(period=period, round=ROUND_GRID, quantity=grid.quantity, price=grid.price, value=value)
+        record.update(period=period, round=ROUND_GRID, quantity=grid.quantity, price=grid.price, value=value, xi=0)
         self.Trades.set(state, trade_id, record)
         self._trade_event(ctx, trade_id, record)
 
@@ -430,6 +431,10 @@ class Market(Pallet):
     def period(self, state, period: int) -> dict | None:
         return self.Periods.get(state, period)
 
+    def schedule(self, state) -> dict:
+        """The config, the TOU tariff and the anchor (None before the first block)."""
+        return {**self.Config.get(state), "tariff": self.Tariff.get(state), "anchor": self.Anchor.get(state)}
+
     def period_trades(self, state, period: int) -> list[tuple[int, dict]]:
         info = self.Periods.get(state, period)
         if info is None:
@@ -443,6 +448,7 @@ class Market(Pallet):
         "tie_lines": [(seller chain, buyer chain, cap)], "credits": [(account, ppm)], "first_period",
         "first_block"}``, every key optional (`DEFAULTS`)."""
         c = {**DEFAULTS, **config}
+        c["grid_operator"] = parse_account(c["grid_operator"])  # chain specs write accounts as text
         if c["period_blocks"] <= c["gate_offset_blocks"] or c["period_ms"] <= 0:
             raise ValueError("a period must last longer than its gate offset")
         if c["period_ms"] % 60_000 or not 1 <= c["compression"] < 2**32:
@@ -457,7 +463,8 @@ class Market(Pallet):
         self.Tariff.set(state, tariff)
         self.TieLines.set(state, [tuple(t) for t in c.get("tie_lines", [])])
         for who, credit in c.get("credits", []):
-            if not 0 <= credit <= PPM:
+            who = parse_account(who)
+            if type(credit) is not int or not 0 <= credit <= PPM:
                 raise ValueError(f"genesis credit {credit} is outside [0, {PPM}] ppm")
             self.Credit.set(state, who, credit)
         if "first_period" in c:

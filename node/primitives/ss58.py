@@ -75,3 +75,25 @@ def ss58_decode(address: str, expected_prefix: int | None = None) -> tuple[int, 
     if expected_prefix is not None and prefix != expected_prefix:
         raise InvalidAddress(f"SS58 prefix {prefix}, expected {expected_prefix}")
     return prefix, bytes(body[prefix_len:])
+
+
+def parse_account(value) -> bytes:
+    """A 32-byte account id from an SS58 address, 0x-prefixed hex, or the bytes themselves (as
+    chain specs and genesis sections write accounts); `InvalidAddress` says what is wrong."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    elif isinstance(value, str) and value.startswith("0x"):
+        try:
+            raw = bytes.fromhex(value[2:])
+        except ValueError:
+            raise InvalidAddress("is not valid hex") from None
+    elif isinstance(value, str):
+        try:
+            return ss58_decode(value)[1]
+        except InvalidAddress as e:
+            raise InvalidAddress(f"is not a valid SS58 address ({e})") from None
+    else:
+        raise InvalidAddress("must be an SS58 address or 0x-prefixed 32-byte hex")
+    if len(raw) != 32:
+        raise InvalidAddress(f"must be 32 bytes, not {len(raw)}")
+    return raw

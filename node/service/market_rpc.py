@@ -1,10 +1,16 @@
-"""`market_settlement(tradeId)` and `market_trades(period)`: the bridge's settlements over RPC
-(relay only), read from the finalized relay state.
+"""`market_settlement(tradeId)`, `market_trades(period)` and `market_schedule()`: the bridge's
+settlements and calendar over RPC (relay only), read from the finalized relay state.
 
 A settlement is the trade (period, round — 0 for the grid —, buyer and seller with their home
 chains and orders, quantity in 10 Wh, price in planck per kWh, value in planck) and the status of
 its leg on each chain: Pending (committed, not yet sent), Sent, Applied (the chain's watermark
 passed it). `market_trades` adds the period's status (Open, Committed, Refunded).
+
+`market_schedule` is what a client needs to place orders for a period the relay will auction:
+period length (market ms), its length in relay blocks, gate offset and deadline (blocks), time
+compression, the TOU tariff `[start minute, end minute, λ_grid, λ_0]` (planck per kWh), the anchor
+`{period, block}` (period `p` starts at relay block `block + (p − period) · periodBlocks`; its
+gate is `gateOffsetBlocks` earlier), and the finalized block's number.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ def settlement_json(trade_id: int, record: dict) -> dict:
         "tradeId": trade_id, "period": record["period"], "round": record["round"],
         "buyer": "0x" + record["buyer"].hex(), "seller": "0x" + record["seller"].hex(),
         "buyOrder": record["buy_order"], "sellOrder": record["sell_order"],
-        "quantity": record["quantity"], "price": str(record["price"]), "value": str(record["value"]),
+        "quantity": record["quantity"], "price": str(record["price"]), "value": str(record["value"]), "xi": record["xi"],
         "legs": {str(record["buyer_chain"]): {"side": "buy", "status": LEG_STATUS[record["buyer_status"]]},
                  str(record["seller_chain"]): {"side": "sell", "status": LEG_STATUS[record["seller_status"]]}}
         if record["buyer_chain"] != record["seller_chain"] else
@@ -62,6 +68,17 @@ class MarketRpc(NodeExtension):
                 "orders": 0 if info is None else info["orders"],
                 "trades": [settlement_json(i, t) for i, t in market.period_trades(state, period)]}
 
+    def schedule(self) -> dict:
+        market, state = self._market(), self._state()
+        s = market.schedule(state)
+        return {
+            "periodMs": s["period_ms"], "periodBlocks": s["period_blocks"], "gateOffsetBlocks": s["gate_offset_blocks"],
+            "deadlineBlocks": s["deadline_blocks"], "compression": s["compression"],
+            "tariff": [[start, end, str(sale), str(purchase)] for start, end, sale, purchase in s["tariff"]],
+            "anchor": None if s["anchor"] is None else {"period": s["anchor"][0], "block": s["anchor"][1]},
+            "finalized": self.node.chain.finalized.number,
+        }
+
     def register_rpc(self, module) -> None:
         async def settlement(params, conn):
             check_param_count(params, 1)
@@ -71,6 +88,11 @@ class MarketRpc(NodeExtension):
             check_param_count(params, 1)
             return self.trades(decode_number_param(get_param(params, 0, "period", required=True), "period"))
 
+        async def schedule(params, conn):
+            check_param_count(params, 0)
+            return self.schedule()
+
+        module.register_method("market_schedule", schedule)
         module.register_method("market_settlement", settlement)
         module.register_method("market_trades", trades)
 

@@ -252,6 +252,7 @@ def prepare_multichain(
     relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
     plans: list[ParaPlan] | None = None, channels: list[ChannelPlan] | None = None,
     accounts: list[AccountPlan] | None = None, hosts: dict[str, str] | None = None,
+    market=None, aggregators: tuple = (),
 ) -> dict[str, ChainLayout]:
     """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
     every chain spec (the relay's carrying the paras' genesis heads), free ports. ``plans`` (from a
@@ -261,7 +262,12 @@ def prepare_multichain(
     (transfers and the market need them); between parachains, ``channels`` (by para name) or,
     when None, every pair. ``accounts`` are funded on every chain besides the dev accounts.
     ``hosts`` (node name → IP address) puts nodes on their own addresses instead of loopback: they
-    listen and are dialled there, and their certificates name it."""
+    listen and are dialled there, and their certificates name it.
+
+    ``market`` (`market_spec.MarketPlan`) configures the relay's Market and every parachain's
+    Periods; ``aggregators`` (`market_spec.AggregatorPlan`) are registered and funded on their
+    home chains, with their credits on the relay, and listed in the run folder's `market.json`
+    for the clients that trade as them (`parawatt experiment market`)."""
     from node.chain_spec import parse_chain_spec
     from node.service.chain import genesis_header
     from node.service.network_setup import genesis_config_for, runtime_for
@@ -294,16 +300,23 @@ def prepare_multichain(
         para_time = para_block_time_ms or block_time_ms
         plans = [ParaPlan(kind, kind, collators, para_engine, para_time) for kind in paras]
     channels = _channel_list(plans, channels)
-    # Each parachain's tokens are the relay's, held in reserve by its sovereign account there.
-    issuance = sum(amount for _, amount in balances)
-    sovereign = [["0x" + sovereign_account(PARA_IDS[p.kind]).hex(), issuance] for p in plans]
+    sovereign = []
     for plan in plans:
         kind, para_time = plan.kind, plan.block_time_ms
         nodes, keys = make_nodes(plan.name, [f"{plan.name}-collator-{i}" for i in range(plan.collators)])
+        home = [a for a in aggregators if a.chain == plan.name]
+        para_balances = balances + [["0x" + a.account.hex(), a.balance] for a in home]
+        # Each parachain's tokens are the relay's, held in reserve by its sovereign account there.
+        sovereign.append(["0x" + sovereign_account(PARA_IDS[kind]).hex(), sum(amount for _, amount in para_balances)])
+        genesis = {"balances": para_balances, "sudo": sudo, "Messaging": {"channels": channels}}
+        if home:
+            genesis["Registry"] = {"aggregators": [a.registry_genesis() for a in home]}
+        if market is not None:
+            genesis["Periods"] = market.para_genesis(block_time_ms)
         spec = {
             "name": f"Parawatt {plan.name}", "id": f"parawatt_{plan.name}", "chainType": "Local", "runtime": kind,
             "consensus": {"engine": plan.engine, "blockTimeMs": para_time, "authorities": keys},
-            "genesis": {"balances": balances, "sudo": sudo, "Messaging": {"channels": channels}},
+            "genesis": genesis,
             "relay": {"paraId": PARA_IDS[kind], "rpc": [n.rpc_url for n in relay_nodes], "authorities": relay_keys, "chainId": "parawatt_relay"},
         }
         head = genesis_header(runtime_for(kind, para_time), genesis_config_for(parse_chain_spec(spec)))
@@ -317,7 +330,14 @@ def prepare_multichain(
         "genesis": {"balances": balances + sovereign, "sudo": sudo, "Router": {"channels": channels}},
         "paras": para_entries,
     }
+    if market is not None:
+        relay_spec["genesis"]["Market"] = market.relay_genesis(tuple(aggregators))
+    elif any(a.credit is not None for a in aggregators):
+        relay_spec["genesis"]["Market"] = {"credits": [["0x" + a.account.hex(), a.credit] for a in aggregators if a.credit is not None]}
     Path(chains["relay"].chain_spec).write_text(json.dumps(relay_spec, indent=2))
+    Path(run_dir, "market.json").write_text(json.dumps({"aggregators": [
+        {"name": a.name, "chain": a.chain, "para_id": PARA_IDS[next(p.kind for p in plans if p.name == a.chain)],
+         "kind": a.kind.value, "uri": a.uri, "account": "0x" + a.account.hex()} for a in aggregators]}, indent=2))
     Path(run_dir, "network.json").write_text(json.dumps({k: asdict(v) for k, v in chains.items()}, indent=2))
     return chains
 

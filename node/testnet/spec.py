@@ -15,6 +15,9 @@
     max_message_size = 16384
     # no [[channels]]: every pair of parachains; the relay <-> parachain channels always exist
 
+The market's keys (`[settings]` market_period_minutes/market_period_blocks, `[market]`,
+`[[aggregators]]`) are described in `node.testnet.market_spec`.
+
 Parsing is pure (text in, `TestnetSpec` out); every problem is a `SpecError` naming the key.
 """
 
@@ -23,19 +26,16 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from node.primitives.ss58 import InvalidAddress, ss58_decode
+from node.testnet.spec_errors import SpecError, spec_int
+from node.testnet.market_spec import MARKET_KEYS, SETTINGS_KEYS, AggregatorPlan, MarketPlan, parse_aggregators, parse_market
 from node.testnet.local import CHANNEL_CAPACITY, CHANNEL_MAX_MESSAGE, PARA_IDS, AccountPlan, ChannelPlan, ParaPlan
 
 ENGINES = ("aura", "bft")  # "dev" is the single-node chain, not a network's
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-
-class SpecError(ValueError):
-    def __init__(self, key: str, problem: str):
-        super().__init__(f"{key}: {problem}")
-        self.key, self.problem = key, problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,8 @@ class TestnetSpec:
     settings: Settings
     channels: tuple[ChannelPlan, ...] | None = None  # None: every pair of parachains
     accounts: tuple[AccountPlan, ...] = ()
+    market: MarketPlan | None = None  # None: the relay's market defaults, real time
+    aggregators: tuple[AggregatorPlan, ...] = ()
 
 
 def _table(obj: dict, key: str) -> dict:
@@ -83,19 +85,6 @@ def _no_unknown(obj: dict, path: str, known: tuple[str, ...]) -> None:
     for key in obj:
         if key not in known:
             raise SpecError(f"{path}.{key}" if path else key, f"unknown key (known: {', '.join(known)})")
-
-
-def _int(obj: dict, key: str, path: str, default: int | None, low: int, high: int) -> int:
-    if key not in obj:
-        if default is None:
-            raise SpecError(f"{path}.{key}", "missing")
-        return default
-    value = obj[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise SpecError(f"{path}.{key}", f"must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise SpecError(f"{path}.{key}", f"must be between {low} and {high}, not {value}")
-    return value
 
 
 def _choice(obj: dict, key: str, path: str, default: str | None, choices: tuple[str, ...]) -> str:
@@ -112,9 +101,9 @@ def _choice(obj: dict, key: str, path: str, default: str | None, choices: tuple[
 def _relay(obj: dict) -> RelaySpec:
     _no_unknown(obj, "relaychain", ("validators", "consensus", "block_time_ms"))
     return RelaySpec(
-        _int(obj, "validators", "relaychain", 4, 1, 64),
+        spec_int(obj, "validators", "relaychain", 4, 1, 64),
         _choice(obj, "consensus", "relaychain", "aura", ENGINES),
-        _int(obj, "block_time_ms", "relaychain", 1000, 50, 600_000),
+        spec_int(obj, "block_time_ms", "relaychain", 1000, 50, 600_000),
     )
 
 
@@ -123,7 +112,7 @@ def _parachain(obj, path: str, relay: RelaySpec) -> ParachainSpec:
         raise SpecError(path, "must be a table ([[parachains]])")
     _no_unknown(obj, path, ("id", "name", "runtime", "collators", "consensus", "block_time_ms"))
     runtime = _choice(obj, "runtime", path, None, tuple(PARA_IDS))
-    para_id = _int(obj, "id", path, PARA_IDS[runtime], 0, 2**32 - 1)
+    para_id = spec_int(obj, "id", path, PARA_IDS[runtime], 0, 2**32 - 1)
     if para_id != PARA_IDS[runtime]:
         raise SpecError(f"{path}.id", f"the {runtime} runtime runs as para {PARA_IDS[runtime]}, not {para_id}")
     name = obj.get("name", runtime)
@@ -131,18 +120,18 @@ def _parachain(obj, path: str, relay: RelaySpec) -> ParachainSpec:
         raise SpecError(f"{path}.name", f"must be a lowercase name (a-z, 0-9, _; not 'relay'), not {name!r}")
     return ParachainSpec(
         para_id, name, runtime,
-        _int(obj, "collators", path, 2, 1, 16),
+        spec_int(obj, "collators", path, 2, 1, 16),
         _choice(obj, "consensus", path, "aura", ENGINES),
-        _int(obj, "block_time_ms", path, relay.block_time_ms, 50, 600_000),
+        spec_int(obj, "block_time_ms", path, relay.block_time_ms, 50, 600_000),
     )
 
 
 def parse_spec(text: str) -> TestnetSpec:
     try:
-        obj = tomllib.loads(text)
+        obj = tomllib.loads(text, parse_float=Decimal)  # prices and energy stay exact decimals
     except tomllib.TOMLDecodeError as e:
         raise SpecError("(file)", f"not valid TOML: {e}") from None
-    _no_unknown(obj, "", ("relaychain", "parachains", "settings", "channels", "accounts"))
+    _no_unknown(obj, "", ("relaychain", "parachains", "settings", "channels", "accounts", "market", "aggregators"))
     relay = _relay(_table(obj, "relaychain"))
     entries = obj.get("parachains", [])
     if not isinstance(entries, list) or not entries:
@@ -155,10 +144,17 @@ def parse_spec(text: str) -> TestnetSpec:
             if para.runtime == earlier.runtime:
                 raise SpecError(f"parachains[{i}].runtime", f"para {para.id} ({para.runtime}) is already parachains[{paras.index(earlier)}]")
     settings = _table(obj, "settings")
-    _no_unknown(settings, "settings", ("ready_timeout_s",))
+    _no_unknown(settings, "settings", ("ready_timeout_s",) + SETTINGS_KEYS)
     channels = None if "channels" not in obj else _channels(obj["channels"], {p.name for p in paras})
     accounts = _accounts(obj.get("accounts", []))
-    return TestnetSpec(relay, paras, Settings(_int(settings, "ready_timeout_s", "settings", 60, 1, 3600)), channels, accounts)
+    market_table = _table(obj, "market")
+    _no_unknown(market_table, "market", MARKET_KEYS)
+    market = None
+    if market_table or any(k in settings for k in SETTINGS_KEYS):
+        market = parse_market(settings, market_table, relay.block_time_ms)
+    aggregators = parse_aggregators(obj.get("aggregators", []), {p.name: p.runtime for p in paras})
+    return TestnetSpec(relay, paras, Settings(spec_int(settings, "ready_timeout_s", "settings", 60, 1, 3600)), channels, accounts,
+                       market, aggregators)
 
 
 def _list_of_tables(value, key: str) -> list[dict]:
@@ -183,8 +179,8 @@ def _channels(value, names: set[str]) -> tuple[ChannelPlan, ...]:
             raise SpecError(f"{path}.recipient", "a channel joins two different parachains")
         if any((c.sender, c.recipient) == tuple(ends) for c in out):
             raise SpecError(path, f"the channel {ends[0]} -> {ends[1]} is listed twice")
-        out.append(ChannelPlan(ends[0], ends[1], _int(obj, "capacity", path, CHANNEL_CAPACITY, 1, 1_000_000),
-                               _int(obj, "max_message_size", path, CHANNEL_MAX_MESSAGE, 1, 1 << 20)))
+        out.append(ChannelPlan(ends[0], ends[1], spec_int(obj, "capacity", path, CHANNEL_CAPACITY, 1, 1_000_000),
+                               spec_int(obj, "max_message_size", path, CHANNEL_MAX_MESSAGE, 1, 1 << 20)))
     return tuple(out)
 
 
@@ -204,7 +200,7 @@ def _accounts(value) -> tuple[AccountPlan, ...]:
                 ss58_decode(address)
         except (InvalidAddress, ValueError) as e:
             raise SpecError(f"{path}.address", f"must be an SS58 address or 32 bytes of 0x hex: {e}") from None
-        out.append(AccountPlan(address, _int(obj, "balance", path, None, 10**10, 10**30)))
+        out.append(AccountPlan(address, spec_int(obj, "balance", path, None, 10**10, 10**30)))
     return tuple(out)
 
 

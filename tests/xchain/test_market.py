@@ -229,7 +229,7 @@ def test_an_order_id_used_twice_is_refused_whole(world):
 class _Chain:
     def __init__(self, relay):
         self.relay = relay
-        self.finalized = type("Head", (), {"hash": b"best"})()
+        self.finalized = type("Head", (), {"hash": b"best", "number": relay.number})()
 
     def state_at(self, _hash):
         return self.relay.state
@@ -249,6 +249,11 @@ def test_settlements_are_queryable_with_leg_status_per_chain(world):
     assert period["trades"][2]["legs"] == {"0": {"side": "buy", "status": "Applied"}, str(DG): {"side": "sell", "status": "Sent"}}
     with pytest.raises(RpcError):
         rpc.settlement(99)
+    assert first["xi"] == 500_000  # equal credits
+    schedule = rpc.schedule()
+    assert schedule["anchor"] == {"period": 0, "block": FIRST_BLOCK - PERIOD_BLOCKS}
+    assert (schedule["periodBlocks"], schedule["gateOffsetBlocks"], schedule["deadlineBlocks"]) == (PERIOD_BLOCKS, GATE_OFFSET, DEADLINE)
+    assert schedule["tariff"] == [[0, 0, str(TARIFF.grid_sale), str(TARIFF.grid_purchase)]]
 
 
 def test_without_a_genesis_anchor_the_first_block_anchors_periods_to_the_compressed_clock():
