@@ -1,11 +1,15 @@
-"""``parawatt experiment market --scenario 24h [--days N] [--period-minutes 60|15] [--seed S]
-[--aggregators KIND=N,...] [--tou TOU.json] --offline --out DIR``.
+"""``parawatt experiment market``: the energy market, offline or on a running testnet.
 
-Runs the 24-hour market scenario on the auction engine directly (``--offline``), prints a KPI
-table and writes ``kpis.json``, ``periods.csv``, ``trades.csv`` and PNG plots into ``--out``.
-Exit status 0 on success, 2 for arguments that cannot be run (the reason goes to stderr).
-The on-chain path (orders as signed extrinsics on a running testnet) comes with the on-chain
-market; until then the command says so instead of guessing.
+- ``--case CASE.json [--run-dir DIR] [--json OUT] [--csv OUT]``: the case's orders as signed
+  extrinsics on a running testnet (`node.testnet.market_case`); prints the trades read back from
+  the relay exactly as ``parawatt auction run CASE.json`` prints them (stdout), with progress, the
+  on-chain period and the settlement of every leg on stderr. ``--offline`` runs the engine instead.
+- ``--scenario 24h [--days N] [--period-minutes 60|15] [--seed S] [--aggregators KIND=N,...]
+  [--tou TOU.json] --offline --out DIR``: the 24-hour scenario on the auction engine; prints a
+  KPI table and writes ``kpis.json``, ``periods.csv``, ``trades.csv`` and PNG plots into ``--out``.
+
+Exit status 0 on success, 1 when the testnet did not settle the case, 2 for arguments that
+cannot be run (the reason goes to stderr).
 """
 
 from __future__ import annotations
@@ -57,7 +61,14 @@ def register(subparsers: Any) -> None:
         description="Generate seeded load, PV, wind and battery profiles, trade every period "
         "with the first-offer strategy, deliver, update credit, and report KPIs.",
     )
-    market.add_argument("--scenario", choices=["24h"], required=True, help="the scenario to run")
+    source = market.add_mutually_exclusive_group(required=True)
+    source.add_argument("--case", metavar="CASE.json", type=Path,
+                        help="a case file: its orders on the running testnet (or the engine with --offline)")
+    source.add_argument("--scenario", choices=["24h"], help="the generated 24-hour scenario (with --offline)")
+    market.add_argument("--run-dir", type=Path, default=None, help="the testnet's run folder (default .run/testnet)")
+    market.add_argument("--json", metavar="OUT", dest="json_out", type=Path, help="--case: also write the trades as JSON")
+    market.add_argument("--csv", metavar="OUT", dest="csv_out", type=Path, help="--case: also write the trades as CSV")
+    market.add_argument("--timeout", type=float, default=180, help="--case: give up after this many seconds (default 180)")
     market.add_argument("--days", type=_days, default=1, help="days to simulate (default 1)")
     market.add_argument("--period-minutes", type=int, choices=[60, 15], default=60,
                         help="trading period length (default 60)")  # fmt: skip
@@ -69,16 +80,17 @@ def register(subparsers: Any) -> None:
                         help="TOU tariff file (default: the case study's)")  # fmt: skip
     market.add_argument("--offline", action="store_true",
                         help="run the auction engine directly, without a testnet")  # fmt: skip
-    market.add_argument("--out", metavar="DIR", type=Path, required=True,
-                        help="directory for kpis.json, periods.csv, trades.csv and plots")  # fmt: skip
+    market.add_argument("--out", metavar="DIR", type=Path,
+                        help="--scenario: directory for kpis.json, periods.csv, trades.csv and plots")  # fmt: skip
     market.set_defaults(func=market_command)
 
 
 def market_command(args: argparse.Namespace) -> int:
-    if not args.offline:
-        print("error: the on-chain market path needs a running testnet and comes with the "
-              "on-chain market; run with --offline to use the auction engine directly",
-              file=sys.stderr)  # fmt: skip
+    if args.case is not None:
+        return case_command(args)
+    if not args.offline or args.out is None:
+        print("error: the 24-hour scenario runs on the auction engine: pass --offline --out DIR "
+              "(a case file's orders run on a testnet with --case)", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     try:
         mix = parse_mix(args.aggregators) if args.aggregators is not None else DEFAULT_MIX
@@ -107,6 +119,38 @@ def market_command(args: argparse.Namespace) -> int:
     print(format_kpi_table(kpis))
     print(f"\nwrote kpis.json, periods.csv, trades.csv, {', '.join(p.name for p in plots)} "
           f"to {args.out}")  # fmt: skip
+    return EXIT_OK
+
+
+def case_command(args: argparse.Namespace) -> int:
+    if args.offline:
+        from bridge.cli import run_command
+
+        return run_command(args)
+    from bridge.report import encode_csv, encode_json, format_table
+    from node.testnet.control import Network, TestnetError
+    from node.testnet.launcher import DEFAULT_RUN_DIR
+    from node.testnet.market_case import format_settlement, run_case
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        run = run_case(Network.load(args.run_dir or DEFAULT_RUN_DIR), args.case, say=say, timeout_s=args.timeout)
+    except TestnetError as e:
+        print(f"experiment market: {e}", file=sys.stderr)
+        return 1
+    try:
+        if args.json_out is not None:
+            args.json_out.write_bytes(encode_json(run.result))
+        if args.csv_out is not None:
+            args.csv_out.write_text(encode_csv(run.result))
+    except OSError as e:
+        print(f"experiment market: cannot write: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for line in format_settlement(run):
+        say(line)
+    sys.stdout.write(format_table(run.result))
     return EXIT_OK
 
 

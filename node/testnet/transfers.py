@@ -55,6 +55,15 @@ class ChainHandle:
     chain_id: int  # 0 for the relay, else the para id
     urls: list[str]
     runtime: object
+    kind: str = "relay"  # the runtime: relay, demand, dg or storage
+
+    def read(self, item, *keys, finalized: bool = False):
+        """A storage item of the runtime (``Pallet.Item``) at the best or finalized block."""
+        params = ["0x" + item.key(*keys).hex()]
+        if finalized:
+            params.append(self.call("chain_getFinalizedHead"))
+        raw = self.call("state_getStorage", params)
+        return item.default if raw is None else item.value.decode_all(bytes.fromhex(raw[2:]))
 
     def call(self, method: str, params=()):
         last = None
@@ -115,7 +124,7 @@ def open_chains(network: Network) -> dict[str, ChainHandle]:
         spec = load_chain_spec(info["chain_spec"])
         runtime = runtime_for(spec.runtime, spec.consensus.block_time_ms)
         chain_id = 0 if spec.relay is None else spec.relay.para_id
-        chains[name] = ChainHandle(name, chain_id, [n.rpc_url for n in network.chain_nodes(name)], runtime)
+        chains[name] = ChainHandle(name, chain_id, [n.rpc_url for n in network.chain_nodes(name)], runtime, spec.runtime)
     return chains
 
 
