@@ -39,6 +39,10 @@ Decisions where market.md and the issue are open:
   arrive, with no book kept between blocks but the orders themselves.
 - Exclusion by credit is checked when an order arrives (relay credits, `Credit`); an order
   refused here (fields, credit, a period already closed, a duplicate) is refunded at once.
+- The credit an owner trades with in a period is fixed when its first order of that period
+  arrives (`PeriodCredits`): a credit update between arrival and the gate does not reorder a
+  book its orders joined under the old value, and every order of one owner in one period has
+  one credit, as the auction needs.
 - A grid trade's record keeps the auction's price (λ_grid or λ_0, as market.md and the offline
   command have it), but its legs settle at that price clamped into the order's reserve (a buyer
   pays at most min(λ_grid, r), a seller gets at least max(λ_0, r)): market.md also makes the
@@ -121,6 +125,8 @@ class Market(Pallet):
     OpenPeriods = StorageValue(Sequence_(U64), default=[], docs="Periods with orders, not yet committed or refunded.")
     Book = StorageMap([(U64, "Twox64Concat"), (U32, "Twox64Concat")], BookEntry, docs="Orders by (period, arrival index).")
     Received = StorageMap([(U32, "Twox64Concat"), (U64, "Twox64Concat")], U64, docs="Orders taken in, by (chain, order id): their period.")
+    PeriodCredits = StorageMap([(U64, "Twox64Concat"), (AccountId, "Blake2_128Concat")], U32,
+                               docs="Each owner's credit in a period's auction, fixed at its first order of the period.")
     NextTrade = StorageValue(U64, default=0, docs="The id of the next trade.")
     Trades = map_of(U64, TradeRecord, hasher="Twox64Concat", docs="Every committed trade with the status of its legs per chain.")
     Outbox = StorageMap([(U32, "Twox64Concat"), (U64, "Twox64Concat")], Tuple(Bytes, U8, U64),
@@ -236,6 +242,8 @@ class Market(Pallet):
             self._flush(ctx)
             return
         index = info["orders"]
+        if not self.PeriodCredits.contains(state, period, m["owner"]):
+            self.PeriodCredits.set(state, period, m["owner"], self.credit(state, m["owner"]))
         self.Book.set(state, period, index, {"chain": source, "order_id": m["order_id"], "owner": m["owner"],
                                              "side": 0 if order.side is Side.BUY else 1, "quantity": order.quantity,
                                              "price": order.price, "reserve": order.reserve})
@@ -279,7 +287,7 @@ class Market(Pallet):
         entries = [self.Book.get(state, period, i) for i in range(info["orders"])]
         orders = [Order(Side.BUY if e["side"] == 0 else Side.SELL, e["quantity"], e["price"], e["reserve"], period, e["owner"],
                         e["chain"]) for e in entries]
-        credits = {e["owner"]: self.credit(state, e["owner"]) for e in entries}
+        credits = {e["owner"]: self.PeriodCredits.get(state, period, e["owner"]) for e in entries}
         tie_lines = {(s, b): cap for s, b, cap in self.TieLines.get(state)}
         # exclusion was checked on arrival: resting orders are not withdrawn if credit changes
         result = run_auction(orders, period=period, tariff=self.tariff(state, period), credits=credits,
@@ -295,8 +303,9 @@ class Market(Pallet):
             trade_id += 1
         self.NextTrade.set(state, trade_id)
         self.Periods.set(state, period, {**info, "status": COMMITTED, "first_trade": first, "trades": trade_id - first})
-        for i in range(info["orders"]):
+        for i, entry in enumerate(entries):
             self.Book.remove(state, period, i)
+            self.PeriodCredits.remove(state, period, entry["owner"])
         self.deposit_event(ctx, "PeriodCommitted", {"period": period, "trades": trade_id - first})
 
     def apply_refunds(self, ctx, period: int) -> None:
@@ -307,6 +316,7 @@ class Market(Pallet):
             entry = self.Book.get(state, period, i)
             self._queue(ctx, entry["chain"], encode_market_message("Refund", order_id=entry["order_id"]), REFUND, entry["order_id"])
             self.Book.remove(state, period, i)
+            self.PeriodCredits.remove(state, period, entry["owner"])
         self.Periods.set(state, period, {**info, "status": REFUNDED})
         self.deposit_event(ctx, "PeriodRefunded", {"period": period, "orders": info["orders"]})
 

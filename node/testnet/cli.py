@@ -15,8 +15,8 @@ from node.testnet.scenario import ScenarioError, check_against, parse_scenario, 
 from node.testnet.spec import SpecError, load_spec
 
 DEFAULT_SPEC = REPO_ROOT / "configs" / "local.toml"
-NOT_YET = ("Not yet: registered market aggregators in the spec; market checks in scenarios. "
-           "`net latency` needs a kernel with tc's netem qdisc.")
+CASE_STUDY = REPO_ROOT / "configs" / "case-study"  # the published six-aggregator case (shared/data/case-study)
+NOT_YET = ("Not yet: market checks in scenarios. `net latency` needs a kernel with tc's netem qdisc.")
 
 
 def _say(line: str) -> None:
@@ -86,6 +86,30 @@ def _demo(network: Network) -> None:
         _say("")
     except TestnetError as e:
         _say(f"the demo transfer did not complete: {e}")
+    _demo_market(network)
+
+
+def _demo_market(network: Network) -> None:
+    """The case study's two periods through the on-chain market, when the testnet has its
+    aggregators (the default spec does)."""
+    from bridge.report import format_table
+    from node.testnet.market_case import format_settlement, load_aggregators, run_case
+
+    try:
+        load_aggregators(network.run_dir)
+    except TestnetError:
+        return
+    for case in sorted(CASE_STUDY.glob("period-*.json")):
+        _say(f"the case study's {case.stem} on chain: every order a signed extrinsic on its aggregator's home chain")
+        try:
+            run = run_case(network, case, say=_say)
+        except TestnetError as e:
+            _say(f"the market demo did not complete: {e}\n")
+            continue
+        for line in format_settlement(run):
+            _say(line)
+        _say("")
+        _say(format_table(run.result))
 
 
 def cmd_status(args) -> int:
@@ -217,7 +241,8 @@ def register(sub) -> None:
     up.add_argument("--fresh", action="store_true", help="wipe an earlier (stopped) network in the run folder first")
     up.add_argument("--hosts", action="store_true", help="each node in its own network namespace on a bridge (root), "
                     "so `testnet net` can shape and cut links between nodes")
-    up.add_argument("--demo", action="store_true", help="once ready, send a cross-chain transfer and show its steps and the supply check")
+    up.add_argument("--demo", action="store_true", help="once ready, send a cross-chain transfer (its steps and the supply check) and run the case study's two "
+                    "periods through the on-chain market")
     add("status", cmd_status, "every node's state and best, finalized and anchored heights")
     add("down", cmd_down, "stop every node and remove --hosts namespaces (logs and databases stay in the run folder)")
     logs = add("logs", cmd_logs, "the end of a node's log")

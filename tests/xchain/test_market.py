@@ -306,3 +306,14 @@ def test_grid_supply_above_the_buyers_reserve_keeps_the_auction_price_and_charge
     assert demand.free(demand.alice) == before - trade["value"] and demand.reserved(demand.alice) == 0
     assert relay.free(GRID_ACCOUNT) == grid_before + trade["value"]
     assert_supply(relay, demand)
+
+
+def test_a_credit_set_after_an_owners_first_order_arrived_does_not_change_that_periods_auction(world):
+    relay, demand, dg = world
+    orders = place_book(demand, dg, relay)
+    who = dg.alice.public_key
+    relay.apply(lambda ctx: relay.runtime.dispatch(ctx, ROOT, {"Market": {"set_credit": {"who": who, "credit": 400_000}}}), 3)
+    relay.gate(GATE)
+    expected = run_auction(orders, period=PERIOD, tariff=TARIFF, credits={o.owner: 10**6 for o in orders})
+    assert [(t["price"], t["xi"]) for t in relay.trades()[:len(expected.trades)]] == [(t.price, t.xi) for t in expected.trades]
+    assert relay.market.PeriodCredits.get(relay.overlay(), PERIOD, who) is None  # dropped with the book
