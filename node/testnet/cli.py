@@ -93,19 +93,22 @@ def _demo_market(network: Network) -> None:
     """The case study's two periods through the on-chain market, when the testnet has its
     aggregators (the default spec does)."""
     from bridge.report import format_table
-    from node.testnet.market_case import format_settlement, load_aggregators, run_case
+    from node.testnet.market_case import format_settlement, load_aggregators, run_cases
 
     try:
         load_aggregators(network.run_dir)
     except TestnetError:
         return
-    for case in sorted(CASE_STUDY.glob("period-*.json")):
-        _say(f"the case study's {case.stem} on chain: every order a signed extrinsic on its aggregator's home chain")
-        try:
-            run = run_case(network, case, say=_say)
-        except TestnetError as e:
-            _say(f"the market demo did not complete: {e}\n")
-            continue
+    cases = sorted(CASE_STUDY.glob("period-*.json"))
+    _say(f"the case study's {' and '.join(c.stem for c in cases)} on chain: every order a signed extrinsic "
+         "on its aggregator's home chain")
+    try:
+        runs = run_cases(network, cases, say=_say)
+    except TestnetError as e:
+        _say(f"the market demo did not complete: {e}\n")
+        return
+    for run in runs:
+        _say("")
         for line in format_settlement(run):
             _say(line)
         _say("")

@@ -87,23 +87,40 @@ def choose_period(schedule: dict, tariff: Tariff, *, relay_block: int, para_mark
                        "(the case's tariff) in the next two days")
 
 
+@dataclass
+class Placed:
+    """A case whose orders are all booked on the relay, waiting for its gate."""
+
+    case: Case
+    period: int
+    gate: int
+    arrivals: dict  # (para id, order id) -> arrival index
+    started: float  # monotonic time of the first order
+    booked: float  # seconds from the first order until the last was booked
+
+
 def run_case(network: Network, case_path: Path, *, say=lambda line: None, timeout_s: float = 180) -> CaseRun:
-    try:
-        case = decode_case(Path(case_path).read_bytes())
-    except OSError as e:
-        raise TestnetError(f"cannot read {case_path}: {e.strerror}") from None
-    except MarketError as e:
-        raise TestnetError(f"{case_path}: {e}") from None
+    return run_cases(network, [case_path], say=say, timeout_s=timeout_s)[0]
+
+
+def run_cases(network: Network, case_paths: list[Path], *, say=lambda line: None, timeout_s: float = 180) -> list[CaseRun]:
+    """Place every case's orders (one case after the other, each in its own period), then wait
+    for every period to settle: the waits for the gates overlap."""
+    cases = [_decode(path) for path in case_paths]
     aggregators = load_aggregators(network.run_dir)
     chains = open_chains(network)
-    relay = chains["relay"]
-    homes = _check_case(case, aggregators, chains)
-    schedule = relay.call("market_schedule")
-    if case.tariff is None:
-        raise TestnetError(f"{case_path}: the case names no tariff; the experiment needs it to pick a period")
+    deadline = time.monotonic() + timeout_s * len(cases)
+    placed = [place_case(chains, aggregators, case, say=say, deadline=deadline) for case in cases]
+    names = {a["account"]: name for name, a in aggregators.items()}
+    return [collect_case(chains["relay"], p, names, deadline=deadline) for p in placed]
 
+
+def place_case(chains: dict[str, ChainHandle], aggregators: dict[str, dict], case: Case, *, say, deadline: float) -> Placed:
+    """Set the case's credits on the relay, pick its period, place its orders in arrival order."""
     from substrateinterface import Keypair, SubstrateInterface
 
+    relay = chains["relay"]
+    homes = _check_case(case, aggregators, chains)
     say(f"setting the relay credits of {', '.join(sorted(case.credits))} to the case's")
     operator = Keypair.create_from_uri(OPERATOR_URI)
     relay_client = SubstrateInterface(url=relay.urls[0])
@@ -112,7 +129,6 @@ def run_case(network: Network, case_path: Path, *, say=lambda line: None, timeou
         call = relay_client.compose_call("Market", "set_credit", {"who": aggregators[name]["account"], "credit": credit})
         sudo = relay_client.compose_call("Sudo", "sudo", {"call": call})
         relay.call("author_submitExtrinsic", [str(relay_client.create_signed_extrinsic(sudo, operator, nonce=nonce + i).data)])
-    deadline = time.monotonic() + timeout_s
     _wait(lambda: all(_relay_credit(relay, aggregators[n]["account"]) == c for n, c in case.credits.items()), deadline,
           "the operator's credit calls were not finalized on the relay")
 
@@ -127,17 +143,16 @@ def run_case(network: Network, case_path: Path, *, say=lambda line: None, timeou
     say(f"case period {case.period} → on-chain period {period} (gate at relay block {gate}, now #{schedule['finalized']})")
 
     clients: dict[str, SubstrateInterface] = {}
-    arrivals: dict[tuple[int, int], int] = {}  # (para id, order id) -> arrival index
+    arrivals: dict[tuple[int, int], int] = {}
     started = time.monotonic()
     for index, order in enumerate(case.orders):
-        agg = aggregators[order.owner]
         chain = chains[homes[order.owner]]
         client = clients.setdefault(chain.name, SubstrateInterface(url=chain.urls[0]))
         call = client.compose_call("Orders", "place_order", {
             "side": "Buy" if order.side is Side.BUY else "Sell", "quantity_10wh": order.quantity,
             "price": order.price, "reserve": order.reserve, "period": period})
-        receipt = client.submit_extrinsic(client.create_signed_extrinsic(call, Keypair.create_from_uri(agg["uri"])),
-                                          wait_for_inclusion=True)
+        signer = Keypair.create_from_uri(aggregators[order.owner]["uri"])
+        receipt = client.submit_extrinsic(client.create_signed_extrinsic(call, signer), wait_for_inclusion=True)
         if not receipt.is_success:
             raise TestnetError(f"{chain.name} refused {order.owner}'s order: {receipt.error_message}")
         placed = next(e.value["attributes"] for e in receipt.triggered_events
@@ -146,20 +161,34 @@ def run_case(network: Network, case_path: Path, *, say=lambda line: None, timeou
         _wait(lambda: _booked(relay, period) > index, deadline,
               f"{order.owner}'s order {placed['order_id']} did not reach the relay's book for period {period}")
         say(f"  {index + 1}/{len(case.orders)} {order.owner} {order.side.value} on {chain.name}: booked on the relay")
-    timings = {"booked": time.monotonic() - started}
+    return Placed(case, period, gate, arrivals, started, time.monotonic() - started)
 
+
+def collect_case(relay: ChainHandle, placed: Placed, names: dict[str, str], *, deadline: float) -> CaseRun:
+    """Wait for the case's period to be committed and every leg applied; read the trades back."""
+    period = placed.period
     _wait(lambda: relay.call("market_trades", [period])["status"] in ("Committed", "Refunded"), deadline,
           f"period {period} was not committed")
-    report = relay.call("market_trades", [period])
-    if report["status"] != "Committed":
+    if relay.call("market_trades", [period])["status"] != "Committed":
         raise TestnetError(f"period {period} was refunded: the relay did not commit it by its deadline")
-    timings["committed"] = time.monotonic() - started
+    committed = time.monotonic() - placed.started
     _wait(lambda: all(_settled(t) for t in relay.call("market_trades", [period])["trades"]), deadline,
           f"the legs of period {period} were not all applied")
-    timings["settled"] = time.monotonic() - started
-    report = relay.call("market_trades", [period])
-    result = _result(case, report["trades"], arrivals, {a["account"]: name for name, a in aggregators.items()})
-    return CaseRun(case, result, period, gate, timings, report["trades"])
+    timings = {"booked": placed.booked, "committed": committed, "settled": time.monotonic() - placed.started}
+    trades = relay.call("market_trades", [period])["trades"]
+    return CaseRun(placed.case, _result(placed.case, trades, placed.arrivals, names), period, placed.gate, timings, trades)
+
+
+def _decode(case_path: Path) -> Case:
+    try:
+        case = decode_case(Path(case_path).read_bytes())
+    except OSError as e:
+        raise TestnetError(f"cannot read {case_path}: {e.strerror}") from None
+    except MarketError as e:
+        raise TestnetError(f"{case_path}: {e}") from None
+    if case.tariff is None:
+        raise TestnetError(f"{case_path}: the case names no tariff; the experiment needs it to pick a period")
+    return case
 
 
 def _check_case(case: Case, aggregators: dict[str, dict], chains: dict[str, ChainHandle]) -> dict[str, str]:

@@ -2,7 +2,9 @@
 (relay with 4 validators, demand and dg with 2 collators each), then `parawatt transfer
 --count 1000` from demand to dg — every one arrives, with the latency the CLI prints — a
 transfer from the relay and one back to it, and `parawatt supply` finds both parachains fully
-backed on a consistent cut."""
+backed on a consistent cut. And the market: `parawatt experiment market --case FILE` places a
+case's orders from registered aggregators on both chains and reads back from the relay exactly
+the trades `parawatt auction run` computes offline, every leg applied."""
 
 import json
 import subprocess
@@ -40,7 +42,33 @@ balance = 5000000000000000
 
 [settings]
 ready_timeout_s = 40
+market_period_blocks = 4
+
+[market]
+deadline_blocks = 8
+
+[[aggregators]]
+name = "Load1"
+chain = "demand"
+kind = "load"
+
+[[aggregators]]
+name = "Load2"
+chain = "demand"
+kind = "ev"
+
+[[aggregators]]
+name = "Sun1"
+chain = "dg"
+kind = "pv"
+capacity_kw = 100
 """
+# All day the relay's default tariff (λ_grid 0.20, λ_0 0.05): any period can take this case.
+CASE = {"period": {"index": 9, "from": "08:00", "to": "09:00"}, "tariff": {"grid_sale": 0.2, "grid_purchase": 0.05},
+        "orders": [
+            {"aggregator": "Sun1", "chain": "dg", "side": "sell", "offer": 0.12, "reserve": 0.08, "quantity_kwh": 60, "credit": 0.9},
+            {"aggregator": "Load1", "chain": "demand", "side": "buy", "offer": 0.14, "reserve": 0.18, "quantity_kwh": 25.5, "credit": 0.6},
+            {"aggregator": "Load2", "chain": "demand", "side": "buy", "offer": 0.11, "reserve": 0.15, "quantity_kwh": 50, "credit": 0.75}]}
 AMOUNT = 10**12
 
 
@@ -118,3 +146,33 @@ def test_transfer_refuses_unknown_chains_and_bad_arguments_with_a_clear_error(ru
                           (("--from", "dg", "--to", "demand", "--amount", AMOUNT, "--signer", "not a uri"), "--signer")):
         done = parawatt("transfer", *args, "--run-dir", run_dir)
         assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+
+
+def test_a_case_through_the_on_chain_market_settles_the_offline_auctions_trades(run_dir, tmp_path):
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(CASE))
+    offline = parawatt("auction", "run", case, "--json", tmp_path / "offline.json")
+    assert offline.returncode == 0, offline.stderr
+    onchain = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir, "--json", tmp_path / "onchain.json")
+    assert onchain.returncode == 0, onchain.stdout + onchain.stderr
+    assert onchain.stdout == offline.stdout
+    assert (tmp_path / "onchain.json").read_bytes() == (tmp_path / "offline.json").read_bytes()
+    result = json.loads((tmp_path / "onchain.json").read_text())
+    assert [t["round"] for t in result["trades"]] == [1, 2] and result["grid"]  # both rounds and the grid
+    assert "every leg applied" in onchain.stderr and "Pending" not in onchain.stderr and "Sent" not in onchain.stderr
+    supply = parawatt("supply", "--run-dir", run_dir)
+    assert supply.returncode == 0 and "every parachain is fully backed" in supply.stdout, supply.stdout + supply.stderr
+
+
+def test_experiment_market_refuses_a_case_the_testnet_cannot_run(run_dir, tmp_path):
+    stranger = dict(CASE, orders=[dict(CASE["orders"][0], aggregator="Agg9")])
+    case = tmp_path / "stranger.json"
+    case.write_text(json.dumps(stranger))
+    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    assert done.returncode == 1 and "Agg9 is not registered in this testnet" in done.stderr
+    case.write_text(json.dumps(dict(CASE, tariff={"grid_sale": 0.9, "grid_purchase": 0.05})))
+    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    assert done.returncode == 1 and "never charges" in done.stderr
+    case.write_text("{not json")
+    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    assert done.returncode == 1 and "not valid JSON" in done.stderr
