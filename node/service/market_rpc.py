@@ -1,11 +1,13 @@
-"""`market_settlement(tradeId)`, `market_trades(period)` and `market_schedule()`: the bridge's
-settlements and calendar over RPC (relay only), read from the finalized relay state.
+"""`market_settlement(tradeId)`, `market_trades(period)`, `market_summary()` and
+`market_schedule()`: the bridge's settlements and calendar over RPC (relay only), read from the
+finalized relay state.
 
 A settlement is the trade (period, round — 0 for the grid —, buyer and seller with their home
 chains and orders, quantity in 10 Wh, price in planck per kWh, value in planck) and the status of
 its leg on each chain: Pending (committed, not yet sent), Sent, Applied (the chain's watermark
 passed it). `market_trades` adds the period's status (Open, Committed, Refunded).
 
+`market_summary` counts every trade ever committed and those settled (every leg applied).
 `market_schedule` is what a client needs to place orders for a period the relay will auction:
 period length (market ms), its length in relay blocks, gate offset and deadline (blocks), time
 compression, the TOU tariff `[start minute, end minute, λ_grid, λ_0]` (planck per kWh), the anchor
@@ -68,6 +70,22 @@ class MarketRpc(NodeExtension):
                 "orders": 0 if info is None else info["orders"],
                 "trades": [settlement_json(i, t) for i, t in market.period_trades(state, period)]}
 
+    def summary(self) -> dict:
+        """Counts over every trade ever committed: how many are settled (every leg applied), and
+        legs by status. Walks every trade: a testnet's and an experiment's tool."""
+        from relay.market import APPLIED, LEG_STATUS
+
+        market, state = self._market(), self._state()
+        legs = dict.fromkeys(LEG_STATUS, 0)
+        trades = settled = 0
+        for trade_id in range(market.NextTrade.get(state)):
+            record = market.trade(state, trade_id)
+            trades += 1
+            settled += record["buyer_status"] == APPLIED and record["seller_status"] == APPLIED
+            for side in ("buyer_status", "seller_status"):
+                legs[LEG_STATUS[record[side]]] += 1
+        return {"trades": trades, "settled": settled, "legs": legs}
+
     def schedule(self) -> dict:
         market, state = self._market(), self._state()
         s = market.schedule(state)
@@ -92,7 +110,12 @@ class MarketRpc(NodeExtension):
             check_param_count(params, 0)
             return self.schedule()
 
+        async def summary(params, conn):
+            check_param_count(params, 0)
+            return self.summary()
+
         module.register_method("market_schedule", schedule)
+        module.register_method("market_summary", summary)
         module.register_method("market_settlement", settlement)
         module.register_method("market_trades", trades)
 

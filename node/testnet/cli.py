@@ -177,8 +177,9 @@ def cmd_check(args) -> int:
     except OSError as e:
         raise TestnetError(f"cannot read {args.file}: {e.strerror}") from None
     steps = parse_scenario(text)
-    check_against(steps, network)
-    ok = run(steps, network, _say)
+    base = Path(args.file).resolve().parent  # case files may be named relative to the scenario
+    check_against(steps, network, base)
+    ok = run(steps, network, _say, base)
     _say("all steps passed" if ok else "FAILED")
     return 0 if ok else 1
 

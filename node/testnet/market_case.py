@@ -106,7 +106,7 @@ def run_case(network: Network, case_path: Path, *, say=lambda line: None, timeou
 def run_cases(network: Network, case_paths: list[Path], *, say=lambda line: None, timeout_s: float = 180) -> list[CaseRun]:
     """Place every case's orders (one case after the other, each in its own period), then wait
     for every period to settle: the waits for the gates overlap."""
-    cases = [_decode(path) for path in case_paths]
+    cases = [decode_case_file(path) for path in case_paths]
     aggregators = load_aggregators(network.run_dir)
     chains = open_chains(network)
     deadline = time.monotonic() + timeout_s * len(cases)
@@ -179,7 +179,7 @@ def collect_case(relay: ChainHandle, placed: Placed, names: dict[str, str], *, d
     return CaseRun(placed.case, _result(placed.case, trades, placed.arrivals, names), period, placed.gate, timings, trades)
 
 
-def _decode(case_path: Path) -> Case:
+def decode_case_file(case_path: Path) -> Case:
     try:
         case = decode_case(Path(case_path).read_bytes())
     except OSError as e:
@@ -258,3 +258,13 @@ def format_settlement(run: CaseRun) -> list[str]:
         legs = ", ".join(f"{'relay' if c == '0' else c} {leg['side']} {leg['status']}" for c, leg in s["legs"].items())
         lines.append(f"{s['tradeId']:>5}  {s['round']:>5}  {s['value']:>22}  {legs}")
     return lines
+
+
+def market_summary(network: Network) -> dict | None:
+    """The relay's count of trades and settled trades (`market_summary`), or None if no relay
+    node answers."""
+    relay = open_chains(network)["relay"]
+    try:
+        return relay.call("market_summary")
+    except TestnetError:
+        return None

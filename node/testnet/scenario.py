@@ -11,6 +11,13 @@
     transfer demand -> dg 20 completes within 60 seconds  # every one credited and finalized in time
     supply is backed                                      # `parawatt supply` finds every para backed
     validator-0: metric parawatt_xcm_messages_sent is at least 1 within 30 seconds
+    market case configs/case-study/period-02.json is placed   # its orders booked on the relay
+    market case configs/case-study/period-02.json is committed within 120 seconds   # the auction ran
+    market case configs/case-study/period-02.json settles within 120 seconds
+                    # committed, every leg applied on every chain, trades equal to the offline auction's
+    market trades are all settled within 60 seconds     # every trade ever committed: all legs applied
+
+A case file is found from the current directory, or else from the scenario file's.
 
 Blank lines and `#` comments are skipped. `parse_scenario` is pure and names the line of any
 malformed step; `check_against` names the line of an unknown chain or node; `run` executes.
@@ -21,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from node.testnet.control import POLL_S, Network, TestnetError
@@ -37,10 +45,14 @@ METRIC = re.compile(r"^(?P<node>[a-z][a-z0-9_-]*): metric (?P<metric>[a-zA-Z_:][
                     r"(?P<value>\d+(?:\.\d+)?) within (?P<s>\d+(?:\.\d+)?) seconds?$")
 PARTITION = re.compile(r"^partition (?P<a>\S+) (?P<b>\S+)$")
 HEAL = re.compile(r"^heal$")
+MARKET_PLACED = re.compile(r"^market case (?P<file>\S+) is placed$")
+MARKET_SETTLES = re.compile(r"^market case (?P<file>\S+) (?P<until>settles|is committed) within (?P<s>\d+(?:\.\d+)?) seconds?$")
+MARKET_ALL = re.compile(r"^market trades are all settled within (?P<s>\d+(?:\.\d+)?) seconds?$")
 FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
          "partition A[,B…] C[,D…]", "heal",
          "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed",
-         "NODE: metric NAME is at least V within S seconds")
+         "NODE: metric NAME is at least V within S seconds", "market case FILE is placed",
+         "market case FILE is committed|settles within S seconds", "market trades are all settled within S seconds")
 TRANSFER_AMOUNT = 10**12
 TRANSFER_SIGNER = "//Ferdie"  # funded on every chain, and left alone by the other tools
 
@@ -116,7 +128,23 @@ class Heal:
     text: str
 
 
-Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked | MetricAtLeast | Partition | Heal
+@dataclass(frozen=True, slots=True)
+class MarketCase:
+    line_no: int
+    text: str
+    path: str  # the case file, as written
+    until: str  # "placed" (its orders booked), "committed" (the auction ran) or "settles" (every leg applied)
+    within_s: float | None  # None for "placed": placing takes as long as it takes
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettled:
+    line_no: int
+    text: str
+    within_s: float
+
+
+Step = HeightAtLeast | Fault | Sleep | TransferArrives | SupplyBacked | MetricAtLeast | Partition | Heal | MarketCase | MarketSettled
 NET_STEPS = (Partition, Heal)
 
 
@@ -154,15 +182,27 @@ def parse_scenario(text: str) -> list[Step]:
             steps.append(Partition(line_no, line, side_a, side_b))
         elif HEAL.match(line):
             steps.append(Heal(line_no, line))
+        elif m := MARKET_PLACED.match(line):
+            steps.append(MarketCase(line_no, line, m["file"], "placed", None))
+        elif m := MARKET_SETTLES.match(line) or MARKET_ALL.match(line):
+            if float(m["s"]) <= 0:
+                raise ScenarioError(line_no, f"the time limit must be positive: {raw.strip()!r}")
+            if "file" in m.groupdict():
+                steps.append(MarketCase(line_no, line, m["file"], m["until"].removeprefix("is "), float(m["s"])))
+            else:
+                steps.append(MarketSettled(line_no, line, float(m["s"])))
         else:
             raise ScenarioError(line_no, f"not a step: {raw.strip()!r} (expected one of: {'; '.join(FORMS)})")
     return steps
 
 
-def check_against(steps: list[Step], network: Network) -> None:
-    """Every chain and node a step names exists, and only parachains are asked for anchoring."""
+def check_against(steps: list[Step], network: Network, base: Path | None = None) -> None:
+    """Every chain and node a step names exists, only parachains are asked for anchoring, and
+    every case file can be found (from the current directory or ``base``)."""
     names = {n.name for n in network.nodes}
     for step in steps:
+        if isinstance(step, MarketCase) and case_path(step.path, base) is None:
+            raise ScenarioError(step.line_no, f"no case file {step.path!r}")
         if isinstance(step, HeightAtLeast):
             if step.chain not in network.chains:
                 raise ScenarioError(step.line_no, f"unknown chain {step.chain!r} (chains: {', '.join(network.chains)})")
@@ -223,8 +263,64 @@ def _supply(network: Network) -> tuple[bool, str]:
     return report["ok"], "every parachain backed" if report["ok"] else f"not backed: {', '.join(short)}"
 
 
-def run(steps: list[Step], network: Network, out: Callable[[str], None] = print) -> bool:
+def case_path(written: str, base: Path | None) -> Path | None:
+    for candidate in (Path(written), (base or Path.cwd()) / written):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Market:
+    """The market steps' state: cases placed by earlier lines, waiting to be collected."""
+
+    def __init__(self, network: Network, base: Path | None):
+        self.network, self.base = network, base
+        self.placed: dict[str, object] = {}
+
+    def case(self, step: MarketCase) -> tuple[bool, str]:
+        from node.testnet.market_case import collect_case, decode_case_file, load_aggregators, place_case
+        from node.testnet.transfers import open_chains
+
+        chains = open_chains(self.network)
+        aggregators = load_aggregators(self.network.run_dir)
+        deadline = time.monotonic() + (step.within_s or CASE_PLACE_S)
+        placed = self.placed.get(step.path)
+        if placed is None:
+            placed = place_case(chains, aggregators, decode_case_file(case_path(step.path, self.base)), say=lambda line: None,
+                                deadline=deadline)
+            self.placed[step.path] = placed
+        if step.until == "placed":
+            return True, f"{len(placed.case.orders)} orders booked for period {placed.period} (gate #{placed.gate})"
+        if step.until == "committed":
+            return _poll_until(lambda: chains["relay"].call("market_trades", [placed.period]), lambda r: r["status"] != "Open",
+                               step.within_s, lambda r: f"period {placed.period} {r['status']} with {len(r['trades'])} trades",
+                               "the relay did not answer")
+        del self.placed[step.path]
+        run = collect_case(chains["relay"], placed, {a["account"]: n for n, a in aggregators.items()}, deadline=deadline)
+        same = run.result.trades == _offline(run.case).trades and run.result.grid == _offline(run.case).grid
+        detail = f"{len(run.settlements)} trades, every leg applied, {'equal to' if same else 'DIFFERENT FROM'} the offline auction's"
+        return same, detail
+
+    def all_settled(self, step: MarketSettled) -> tuple[bool, str]:
+        from node.testnet.market_case import market_summary
+
+        return _poll_until(lambda: market_summary(self.network), lambda s: s["trades"] == s["settled"], step.within_s,
+                           lambda s: f"{s['settled']}/{s['trades']} trades settled", "the relay did not answer")
+
+
+CASE_PLACE_S = 180  # placing a case's orders waits for each to reach the relay's book
+
+
+def _offline(case):
+    from bridge.auction import run_auction
+
+    return run_auction(case.orders, period=case.period, tariff=case.tariff, credits=case.credits, tie_lines=case.tie_lines,
+                       exclusion_threshold=case.exclusion_threshold)
+
+
+def run(steps: list[Step], network: Network, out: Callable[[str], None] = print, base: Path | None = None) -> bool:
     """Run every step in order, printing ✓/✗ with timings; stops at the first failure."""
+    market = _Market(network, base)
     for step in steps:
         began = time.monotonic()
         ok, detail = True, ""
@@ -243,6 +339,10 @@ def run(steps: list[Step], network: Network, out: Callable[[str], None] = print)
                 NetFaults(network).partition(step.side_a, step.side_b)
             elif isinstance(step, Heal):
                 NetFaults(network).heal()
+            elif isinstance(step, MarketCase):
+                ok, detail = market.case(step)
+            elif isinstance(step, MarketSettled):
+                ok, detail = market.all_settled(step)
             else:
                 getattr(network, step.action)(step.node)
         except TestnetError as e:

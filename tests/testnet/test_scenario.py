@@ -7,6 +7,8 @@ from node.testnet.scenario import (
     Fault,
     Heal,
     HeightAtLeast,
+    MarketCase,
+    MarketSettled,
     MetricAtLeast,
     Partition,
     ScenarioError,
@@ -74,6 +76,13 @@ def test_every_step_form_parses_with_its_line_number():
     "supply is fine",
     "validator-0: metric x is at least ten within 3 seconds",
     "validator-0: metric x is at least 1 within 0 seconds",
+    "market case is placed",
+    "market case a.json b.json is placed",
+    "market case a.json settles within 0 seconds",
+    "market case a.json settles",
+    "market case a.json is committed",
+    "market trades are all settled within -1 seconds",
+    "market trades are settled",
 ])
 def test_malformed_line_is_an_error_naming_its_line_number(line):
     with pytest.raises(ScenarioError) as caught:
@@ -146,3 +155,17 @@ def test_a_partition_naming_an_unknown_node_is_rejected_with_its_line():
 
 def test_partition_and_heal_pass_the_check_on_a_hosts_network():
     check_against(parse_scenario("partition validator-0 dg-collator-0\nheal\n"), hosts_network())
+
+
+def test_market_steps_parse_and_a_missing_case_file_is_named_with_its_line(tmp_path):
+    steps = parse_scenario("market case cases/p2.json is placed\nmarket case cases/p2.json is committed within 9 seconds\n"
+                           "market case cases/p2.json settles within 90 seconds\nmarket trades are all settled within 30 seconds\n")
+    assert steps[0] == MarketCase(1, "market case cases/p2.json is placed", "cases/p2.json", "placed", None)
+    assert steps[1] == MarketCase(2, "market case cases/p2.json is committed within 9 seconds", "cases/p2.json", "committed", 9.0)
+    assert steps[2] == MarketCase(3, "market case cases/p2.json settles within 90 seconds", "cases/p2.json", "settles", 90.0)
+    assert steps[3] == MarketSettled(4, "market trades are all settled within 30 seconds", 30.0)
+    with pytest.raises(ScenarioError, match="line 1: no case file 'cases/p2.json'"):
+        check_against(steps, network(), tmp_path)
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "p2.json").write_text("{}")
+    check_against(steps, network(), tmp_path)  # found next to the scenario file

@@ -250,6 +250,7 @@ def test_settlements_are_queryable_with_leg_status_per_chain(world):
     with pytest.raises(RpcError):
         rpc.settlement(99)
     assert first["xi"] == 500_000  # equal credits
+    assert rpc.summary() == {"trades": 3, "settled": 0, "legs": {"Pending": 0, "Sent": 3, "Applied": 3}}
     schedule = rpc.schedule()
     assert schedule["anchor"] == {"period": 0, "block": FIRST_BLOCK - PERIOD_BLOCKS}
     assert (schedule["periodBlocks"], schedule["gateOffsetBlocks"], schedule["deadlineBlocks"]) == (PERIOD_BLOCKS, GATE_OFFSET, DEADLINE)

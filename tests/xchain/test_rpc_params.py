@@ -56,6 +56,7 @@ MARKET = Methods(MarketRpc(StandInNode(build_relay_runtime())))
     (MARKET, "market_trades", [1, 2], -32602, "at most 1"),
     (MARKET, "market_trades", [2**64], -32602, "`period` must be between"),
     (MARKET, "market_schedule", [1], -32602, "at most 0"),
+    (MARKET, "market_summary", ["x"], -32602, "at most 0"),
 ])
 async def test_bad_parameters_are_refused_with_a_clear_error(methods, name, params, code, message):
     with pytest.raises(RpcError) as refused:
