@@ -29,7 +29,7 @@ Decisions:
   cannot shrink a contract, score another chain's aggregator, invent a period, or report twice.
   Refusals are `DeliveryRefused` (a `MalformedMarketMessage`): Messaging's `MessageFailed` on
   the relay, nothing kept. A contract never reported is not scored (market.md scores delivered
-  contracts); its record stays in `Contracts` — pruning old ones is left to do.
+  contracts); its record stays in `Contracts`.
 - An aggregator's home chains are the chains the relay has taken its orders or deliveries from
   (`Homes`); an account may trade on several. Credit goes down to every one of them, after each
   update and after the operator's `set_credit`. If no home chain is known yet, the credit stays
@@ -38,8 +38,12 @@ Decisions:
 - The update sends the credit down even when it did not change: one message per aggregator and
   home per day keeps the chain in step whatever it started from.
 
-Integer arithmetic only: the credit step divides in `bridge.credit`; here the only division is
-the period count since the anchor (`//`, whole periods) and the next update's period.
+Integer arithmetic only: the credit step divides in `bridge.credit`; here it divides for whole
+periods (since the anchor, the next multiple of `update_periods`, a day's periods in genesis),
+each marked where it happens.
+
+Known gaps: old unreported `Contracts` are never pruned; a home chain with no relay→para channel
+holds up its credit messages in the outbox as it would its legs.
 """
 
 from __future__ import annotations
