@@ -8,14 +8,24 @@ relay's `Market` pallet and the parachains' `MarketLink` pallet.
                            `mint` planck to the order's owner (a seller paid from another chain
                            or by the grid)
     Refund  relay → para   release everything an order still holds (`Orders.refund`)
+    Delivery para → relay  an aggregator's delivery of a period is known (`parachains.market`):
+                           the settled obligations it released (`sold`, `bought`) and the energy
+                           its meters measured (`exported`, `imported`), all in 10 Wh units
+    Credit  relay → para   an aggregator's credit value in ppm (the daily update or the
+                           operator's `set_credit`), for `Orders.set_credit`
 
 An order is named by (home chain, order id on that chain); a trade by its id on the relay.
+
+Decoding is strict: trailing bytes, unknown variants and values outside a kind's rules are
+refused with `MalformedMarketMessage` — a Delivery must report a contract (`sold` or `bought`
+non-zero: nothing else can be scored), a Credit must be within [0, 10^6] ppm.
 """
 
 from __future__ import annotations
 
+from bridge.orders import PPM
 from node.primitives.scale import DecodeError
-from node.primitives.scale_types import U64, U128, AccountId, Field, Option, Variant, VariantSpec
+from node.primitives.scale_types import U32, U64, U128, AccountId, Field, Option, Variant, VariantSpec
 
 MARKET = 2  # the protocol byte (0 remark, 1 transfer)
 
@@ -31,9 +41,12 @@ MarketMessage = Variant(
             Field("trade_id", U64), Field("order_id", U64), Field("quantity", U64), Field("price", U128),
             Field("payee", Option(AccountId)), Field("mint", U128))),
         VariantSpec(2, "Refund", (Field("order_id", U64),)),
+        VariantSpec(3, "Delivery", (
+            Field("owner", AccountId), Field("period", U64), Field("sold", U64), Field("bought", U64),
+            Field("exported", U64), Field("imported", U64))),
+        VariantSpec(4, "Credit", (Field("who", AccountId), Field("credit", U32))),
     ],
 )
-
 
 
 class MalformedMarketMessage(ValueError):
@@ -41,8 +54,17 @@ class MalformedMarketMessage(ValueError):
     A ValueError, so `MessageHandlers` reports it as `MessageFailed` and keeps nothing of it."""
 
 
+def _check(kind: str, fields: dict) -> None:
+    """The rules a kind's values follow beyond their widths."""
+    if kind == "Delivery" and fields["sold"] == 0 and fields["bought"] == 0:
+        raise MalformedMarketMessage("a delivery reports a settled contract: sold or bought must be non-zero")
+    if kind == "Credit" and not 0 <= fields["credit"] <= PPM:
+        raise MalformedMarketMessage(f"a credit value is in [0, {PPM}] ppm, got {fields['credit']}")
+
+
 def encode_market_message(kind: str, **fields) -> bytes:
     """The message bytes, protocol byte first, as `Messaging.send` and `Router.send` take them."""
+    _check(kind, fields)
     return bytes((MARKET,)) + MarketMessage.encode({kind: fields})
 
 
@@ -52,6 +74,7 @@ def decode_market_message(body: bytes) -> tuple[str, dict]:
         ((kind, fields),) = MarketMessage.decode_all(body).items()
     except (DecodeError, ValueError, TypeError) as e:
         raise MalformedMarketMessage(f"malformed market message: {e}") from None
+    _check(kind, fields)
     return kind, fields
 
 

@@ -14,7 +14,9 @@ meter, in the direction its certificate names, over the whole trading period. De
 - A reading covers a whole period, so it is refused until the period has ended at the block's
   timestamp (`PeriodInFuture`). One reading per device and period (`DuplicateReading`).
 - Accepted readings are summed per (aggregator, period) by flow (`Delivered`), which the credit
-  update reads later.
+  update reads later. `reading_listeners` run after a reading is recorded, in the same
+  transaction (the market link reports the period's delivery; a listener that raises refuses
+  the reading whole).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Meters(Pallet):
         self.timestamp = timestamp
         self.para_id = para_id
         self.periods = periods
+        self.reading_listeners: list = []  # fn(ctx, aggregator, period) after a reading is recorded
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -133,6 +136,8 @@ class Meters(Pallet):
         self.Delivered.set(state, aggregator, period, totals)
         self.deposit_event(ctx, "ReadingAccepted", {"device": device, "aggregator": aggregator, "period": period,
                                                     "flow": info["flow"], "energy": energy_10wh})
+        for listener in self.reading_listeners:
+            listener(ctx, aggregator, period)
 
     # -- the interface other pallets use ------------------------------------------------------
     def reading(self, state, device: bytes, period: int) -> int | None:

@@ -61,7 +61,7 @@ def build_parachain_runtime(
     meters = Meters(METERS_INDEX, registry, timestamp, rules.para_id, periods)
     orders = Orders(ORDERS_INDEX, balances, registry, timestamp, rules, periods,
                     exclusion_threshold=exclusion_threshold, initial_credit=initial_credit)
-    market_link = MarketLink(MARKET_LINK_INDEX, rules.para_id, balances, messaging, orders)
+    market_link = MarketLink(MARKET_LINK_INDEX, rules.para_id, balances, messaging, orders, meters)
     version = RuntimeVersion(spec_name=rules.spec_name, impl_name="parawatt-node", spec_version=SPEC_VERSION,
                              transaction_version=1, apis=RUNTIME_APIS)
     return Runtime(crate=rules.crate, version=version,

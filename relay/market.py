@@ -53,6 +53,10 @@ Decisions where market.md and the issue are open:
   pay for a grid purchase) is rolled back and retried each block until the deadline.
 - Legs wait in the pallet's own outbox when a channel is full and go down as it drains, so a
   committed leg is never dropped (and committing never fails on channel capacity).
+
+Credit (market.md "Credit"): deliveries come up from the parachains, the credit update runs once
+a day of periods and the new credits go down through the same outbox — `relay.credit_book` has
+the loop and its decisions; this module declares its storage and events ("credit" sections).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from node.primitives.ss58 import parse_account
 from node.primitives.scale_types import U8, U32, U64, AccountId, Balance, Bool, Bytes, Composite, Field, Option, Sequence_, Tuple
 from node.runtime.errors import DispatchError
 from node.runtime.pallet import Constant, Pallet, StorageMap, StorageValue, call, event, map_of
+from relay.credit_book import CreditBook, credit_genesis
 from relay.router import RELAY_CHAIN, Router
 from relay.xtransfers import sovereign_account
 
@@ -136,6 +141,18 @@ class Market(Pallet):
     InFlight = StorageMap([(U32, "Twox64Concat"), (U64, "Twox64Concat")], Tuple(U8, U64),
                           docs="Legs sent down, by (dest, message seq), until the para processes them: (kind, id).")
 
+    # -- storage: credit (relay.credit_book) ----------------------------------------------------
+    CreditConfig = StorageValue(Composite("parawatt_market::CreditConfig", [Field("update_periods", U32)]),
+                                docs="The credit update runs at the start of every period whose index is a multiple of this.")
+    Coefficient = map_of(AccountId, U32, docs="a_{t−1} in ppm: the day coefficient of an aggregator's last day with deliveries.")
+    Contracts = StorageMap([(U32, "Twox64Concat"), (AccountId, "Blake2_128Concat"), (U64, "Twox64Concat")], Tuple(U64, U64),
+                           docs="Committed energy (sold, bought) by (chain, aggregator, period), until its delivery is reported.")
+    DayDeliveries = map_of(AccountId, Sequence_(Tuple(U64, U64)), default=[],
+                           docs="Contracts scored since the last update: (contracted, metered) energy.")
+    DayAggregators = StorageValue(Sequence_(AccountId), default=[], docs="Aggregators with deliveries since the last update.")
+    NextCreditUpdate = StorageValue(U64, docs="The period at whose start the next credit update runs.")
+    Homes = map_of(AccountId, Sequence_(U32), default=[], docs="Chains an aggregator's orders or deliveries came from.")
+
     # -- events -------------------------------------------------------------------------------
     EVENTS = (
         event(0, "OrderReceived", "An order joined its period's book.", chain=U32, order_id=U64, period=U64, arrival=U32),
@@ -151,6 +168,13 @@ class Market(Pallet):
         event(8, "SettlementStuck", "Moving a settled leg's value failed; it waits in the market account.", trade_id=U64),
         event(9, "PausedSet", "The operator paused or resumed the market.", paused=Bool),
         event(10, "CreditSet", "An aggregator's credit value was set by the operator.", who=AccountId, credit=U32),
+        # -- events: credit (relay.credit_book) --
+        event(11, "DeliveryReceived", "A chain reported a period's delivery of a committed contract (10 Wh units).",
+              chain=U32, who=AccountId, period=U64, sold=U64, bought=U64, exported=U64, imported=U64),
+        event(12, "CreditUpdated", "The credit update scored an aggregator's contracts (ppm).",
+              who=AccountId, credit=U32, previous=U32, coefficient=U32, contracts=U32),
+        event(13, "ExclusionChanged", "An aggregator's credit crossed the exclusion threshold.", who=AccountId, excluded=Bool),
+        event(14, "CreditUpdateApplied", "The credit update ran at the start of `period`.", period=U64, aggregators=U32),
     )
 
     ERRORS = (
@@ -163,6 +187,7 @@ class Market(Pallet):
         self.balances, self.timestamp, self.router = balances, timestamp, router
         router.handlers.register(MARKET, self._on_upward)
         router.delivered_listeners.append(self._on_delivered)
+        self.credit_book = CreditBook(self)
 
     def constants(self):
         return [Constant("MarketAccount", AccountId, MARKET_ACCOUNT, "Holds value between chains during settlement.")]
@@ -184,6 +209,7 @@ class Market(Pallet):
             raise self.error("InvalidCredit")
         self.Credit.set(ctx.state, who, credit)
         self.deposit_event(ctx, "CreditSet", {"who": who, "credit": credit})
+        self.credit_book.send_credit(ctx, who, credit)
 
     # -- schedule -------------------------------------------------------------------------------
     def anchor(self, ctx) -> tuple[int, int]:
@@ -217,11 +243,14 @@ class Market(Pallet):
     # -- orders come up -------------------------------------------------------------------------
     def _on_upward(self, ctx, source: int, seq: int, body: bytes) -> None:
         kind, m = decode_market_message(body)
+        if kind == "Delivery":
+            return self.credit_book.apply_delivery(ctx, source, m)
         if kind != "Order":
             raise MalformedMarketMessage(f"the relay does not take {kind} messages")
         state = ctx.state
         if self.Received.contains(state, source, m["order_id"]):
             raise MalformedMarketMessage("order id used twice")  # its escrow is with the first one
+        self.credit_book.learn_home(ctx, m["owner"], source)
         period = m["period"]
         self.Received.set(state, source, m["order_id"], period)
         order = Order(Side.BUY if m["side"] == "Buy" else Side.SELL, m["quantity"], m["price"], m["reserve"], period,
@@ -278,6 +307,7 @@ class Market(Pallet):
                     done.append(period)
             if done:
                 self.OpenPeriods.set(state, [p for p in open_periods if p not in done])
+        self.credit_book.on_finalize(ctx)
         self._flush(ctx)
 
     def apply_auction(self, ctx, period: int) -> None:
@@ -302,6 +332,7 @@ class Market(Pallet):
             self._commit_grid(ctx, trade_id, period, grid, entries[grid.order], grid_operator)
             trade_id += 1
         self.NextTrade.set(state, trade_id)
+        self.credit_book.record_contracts(ctx, period, first, trade_id)
         self.Periods.set(state, period, {**info, "status": COMMITTED, "first_trade": first, "trades": trade_id - first})
         for i, entry in enumerate(entries):
             self.Book.remove(state, period, i)
@@ -386,7 +417,7 @@ class Market(Pallet):
                 except DispatchError:
                     break  # full: it stays queued, in order
                 self.InFlight.set(state, dest, seq, (kind, ident))
-                if kind != REFUND:
+                if kind in _STATUS_FIELD:  # a leg (not a refund or a credit)
                     record = self.Trades.get(state, ident)
                     self.Trades.set(state, ident, {**record, _STATUS_FIELD[kind]: SENT})
                 self.Outbox.remove(state, dest, first)
@@ -403,8 +434,8 @@ class Market(Pallet):
                 continue  # not a market message
             self.InFlight.remove(state, dest, seq)
             kind, ident = entry
-            if kind == REFUND:
-                continue
+            if kind not in _STATUS_FIELD:
+                continue  # a refund or a credit: nothing to settle
             record = self.Trades.get(state, ident)
             try:
                 with state.transaction():
@@ -456,7 +487,8 @@ class Market(Pallet):
         """``{"period_ms", "period_blocks", "gate_offset_blocks", "deadline_blocks", "compression", "grid_operator",
         "grid_endowment", "exclusion_threshold", "initial_credit", "tariff": [(start, end, λ_grid, λ_0)],
         "tie_lines": [(seller chain, buyer chain, cap)], "credits": [(account, ppm)], "first_period",
-        "first_block"}``, every key optional (`DEFAULTS`)."""
+        "first_block", "credit_update_periods", "coefficients": [(account, a_{t−1} ppm)]}``, every key optional
+        (`DEFAULTS`; `credit_update_periods` defaults to a day of periods, `relay.credit_book`)."""
         c = {**DEFAULTS, **config}
         c["grid_operator"] = parse_account(c["grid_operator"])  # chain specs write accounts as text
         if c["period_blocks"] <= c["gate_offset_blocks"] or c["period_ms"] <= 0:
@@ -468,10 +500,12 @@ class Market(Pallet):
                 raise ValueError(f"{name} must be in [0, {PPM}] ppm")
         tariff = [tuple(slot) for slot in c["tariff"]]
         validate_schedule(_schedule(tariff))
+        credit_settings = credit_genesis(c)
         self.Config.set(state, {k: c[k] for k in ("period_ms", "period_blocks", "gate_offset_blocks", "deadline_blocks",
                                                   "grid_operator", "exclusion_threshold", "initial_credit", "compression")})
         self.Tariff.set(state, tariff)
         self.TieLines.set(state, [tuple(t) for t in c.get("tie_lines", [])])
+        self.credit_book.build_genesis(state, credit_settings)
         for who, credit in c.get("credits", []):
             who = parse_account(who)
             if type(credit) is not int or not 0 <= credit <= PPM:

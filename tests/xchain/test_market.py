@@ -37,7 +37,8 @@ TARIFF = Tariff(200 * G, 50 * G)
 class MarketRelay(Relay):
     """`world.Relay` with a Market genesis on a short schedule."""
 
-    def __init__(self):
+    def __init__(self, **market):
+        """``market``: more Market genesis keys (or replacements)."""
         keys = (dev_keypair("Alice"), dev_keypair("Bob"))
         RelayHarness.__init__(self, genesis={
             "Router": {"channels": CHANNELS},
@@ -45,7 +46,7 @@ class MarketRelay(Relay):
                          + [(sovereign_account(p), ISSUANCE) for p in (DEMAND, DG)]},
             "Market": {"period_blocks": PERIOD_BLOCKS, "gate_offset_blocks": GATE_OFFSET, "deadline_blocks": DEADLINE,
                        "first_period": 0, "first_block": FIRST_BLOCK - PERIOD_BLOCKS,
-                       "tariff": [(0, 0, TARIFF.grid_sale, TARIFF.grid_purchase)]},
+                       "tariff": [(0, 0, TARIFF.grid_sale, TARIFF.grid_purchase)], **market},
         })
         self.router = self.runtime.pallet("Router")
         self.xtransfers = self.runtime.pallet("XTransfers")
@@ -67,14 +68,15 @@ class MarketRelay(Relay):
 
 
 class MarketPara(Para):
-    """A `world.Para` whose Alice and Bob are registered aggregators of the chain's kind."""
+    """A `world.Para` whose Alice and Bob are registered aggregators of the chain's kind;
+    ``devices``: Registry genesis entries for their meters."""
 
-    def __init__(self, para_id: int):
+    def __init__(self, para_id: int, devices=()):
         super().__init__(para_id)
         kind = "load" if para_id == DEMAND else "pv"
         genesis = para_genesis()
         genesis["Registry"] = {"aggregators": [{"account": k.public_key, "kind": kind, "capacity": 10**9}
-                                               for k in (self.alice, self.bob)]}
+                                               for k in (self.alice, self.bob)], "devices": list(devices)}
         self.state = self.runtime.build_genesis(genesis)
         self.orders = self.runtime.pallet("Orders")
 
