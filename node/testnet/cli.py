@@ -15,7 +15,6 @@ from node.testnet.scenario import ScenarioError, check_against, parse_scenario, 
 from node.testnet.spec import SpecError, load_spec
 
 DEFAULT_SPEC = REPO_ROOT / "configs" / "local.toml"
-CASE_STUDY = REPO_ROOT / "configs" / "case-study"  # the published six-aggregator case (shared/data/case-study)
 NOT_YET = ("Not yet: market checks in scenarios. `net latency` needs a kernel with tc's netem qdisc.")
 
 
@@ -93,7 +92,7 @@ def _demo_market(network: Network) -> None:
     """The case study's two periods through the on-chain market, when the testnet has its
     aggregators (the default spec does)."""
     from bridge.report import format_table
-    from node.testnet.market_case import format_settlement, load_aggregators, run_cases
+    from node.testnet.market_case import CASE_STUDY, format_settlement, load_aggregators, run_cases
 
     try:
         load_aggregators(network.run_dir)

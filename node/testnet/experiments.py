@@ -14,6 +14,15 @@ and the invariants are checked, each reported as held or not:
   burned, on one consistent cut (`parawatt supply`);
 - no conflicting finalized blocks, and all nodes of a chain agree: at the lowest finalized
   height of a chain every node has the same block.
+
+When the testnet has the case study's aggregators (the default spec), the market runs too: the
+case study's periods, one after the other, through the on-chain market (`market_case`), and two
+more invariants are checked:
+
+- every trade all-or-none: every trade the relay committed has every leg applied on every chain;
+- every case whose orders were all booked traded exactly what the offline auction trades.
+A case cut short by a fault (an order that could not be placed) counts as interrupted; its
+orders still trade or are refunded like any other.
 """
 
 from __future__ import annotations
@@ -153,6 +162,37 @@ def _transfer_load(network: Network, stop: threading.Event, rng: random.Random, 
             totals[key] += report[key]
 
 
+def _market_load(network: Network, stop: threading.Event, totals: dict) -> None:
+    from bridge.auction import run_auction
+    from node.testnet.market_case import CASE_STUDY, run_case
+
+    cases = sorted(CASE_STUDY.glob("period-*.json"))
+    while not stop.is_set():
+        path = cases[totals["cases"] % len(cases)]
+        totals["cases"] += 1
+        try:
+            run = run_case(network, path, timeout_s=240)
+        except TestnetError:
+            totals["interrupted"] += 1
+            continue
+        c = run.case
+        offline = run_auction(c.orders, period=c.period, tariff=c.tariff, credits=c.credits, tie_lines=c.tie_lines,
+                              exclusion_threshold=c.exclusion_threshold)
+        same = (run.result.trades, run.result.grid) == (offline.trades, offline.grid)
+        totals["identical" if same else "different"] += 1
+
+
+def _market_settled(network: Network) -> dict | None:
+    from node.testnet.market_case import market_summary
+
+    settle_by = time.monotonic() + SETTLE_TIMEOUT_S
+    summary = market_summary(network)
+    while summary is not None and summary["trades"] != summary["settled"] and time.monotonic() < settle_by:
+        time.sleep(2)  # legs apply as chains catch up; the relay announces nothing
+        summary = market_summary(network)
+    return summary
+
+
 def _finality_agrees(network: Network) -> dict[str, bool]:
     agree = {}
     for chain in network.chains:
@@ -178,6 +218,11 @@ def run_chaos(network: Network, *, minutes: float, seed: int, say=print) -> dict
     stop = threading.Event()
     load = threading.Thread(target=_transfer_load, args=(network, stop, random.Random(seed + 1), totals), daemon=True)
     load.start()
+    market = {"cases": 0, "identical": 0, "different": 0, "interrupted": 0}
+    trading = (network.run_dir / "market.json").exists()
+    if trading:
+        market_thread = threading.Thread(target=_market_load, args=(network, stop, market), daemon=True)
+        market_thread.start()
     deadline = time.monotonic() + minutes * 60
     try:
         while time.monotonic() < deadline:
@@ -187,6 +232,8 @@ def run_chaos(network: Network, *, minutes: float, seed: int, say=print) -> dict
         stop.set()
         chaos.heal_all()
     load.join(timeout=60)
+    if trading:
+        market_thread.join(timeout=SETTLE_TIMEOUT_S)  # a case in progress finishes: its gate is minutes away at most
     say("every node back; waiting for transfers in flight to end …")
     settle_by = time.monotonic() + SETTLE_TIMEOUT_S
     counts = _open_transfers(network)
@@ -200,8 +247,14 @@ def run_chaos(network: Network, *, minutes: float, seed: int, say=print) -> dict
         "supply conserved (every parachain backed)": supply["ok"],
         "no conflicting finalized blocks; all nodes of a chain agree": all(agree.values()),
     }
-    return {"transfers": totals, "relayRecords": counts, "agree": agree, "invariants": invariants,
-            "held": all(invariants.values())}
+    if trading:
+        summary = _market_settled(network)
+        market["trades"] = None if summary is None else summary["trades"]
+        invariants["every trade all-or-none (every leg of every committed trade applied)"] = (
+            summary is not None and summary["trades"] == summary["settled"])
+        invariants["every fully booked case traded as the offline auction"] = market["different"] == 0
+    return {"transfers": totals, "market": market if trading else None, "relayRecords": counts, "agree": agree,
+            "invariants": invariants, "held": all(invariants.values())}
 
 
 __all__ = ["run_transfers", "format_transfers", "write_transfers", "run_chaos"]

@@ -34,6 +34,10 @@ def _chaos(args) -> int:
         t = report["transfers"]
         print(f"transfers: {t['count']} sent, {t['delivered']} credited in their batch, {t['refunded']} refunded; "
               f"relay records {report['relayRecords']}")
+        if report["market"] is not None:
+            m = report["market"]
+            print(f"market: {m['cases']} case runs, {m['identical']} equal to the offline auction, {m['different']} different, "
+                  f"{m['interrupted']} interrupted by faults; {m['trades']} trades committed")
         for name, held in report["invariants"].items():
             print(f"{'✓' if held else '✗'} {name}")
     return 0 if report["held"] else 1
@@ -50,7 +54,7 @@ def register(commands) -> None:
     transfers.add_argument("--json", action="store_true", help="print one JSON object")
     transfers.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     transfers.set_defaults(func=_guard(_transfers))
-    chaos = commands.add_parser("chaos", help="random kills, restarts, pauses while transfers run; then check the invariants")
+    chaos = commands.add_parser("chaos", help="random kills, restarts, pauses while transfers and the market run; then check the invariants")
     chaos.add_argument("--minutes", type=float, default=10)
     chaos.add_argument("--seed", type=int, default=1)
     chaos.add_argument("--json", action="store_true", help="print one JSON object")

@@ -39,6 +39,7 @@ SETUP_BLOCKS = 4  # relay blocks for the operator's credit calls to be finalized
 BLOCKS_PER_ORDER = 4  # submission -> para block -> relay inclusion -> finalized, with slack
 HORIZON_DAYS = 2  # look this far ahead for a period with the case's tariff
 OPERATOR_URI = "//Alice"  # sudo on every testnet chain
+CASE_STUDY = Path(__file__).resolve().parents[2] / "configs" / "case-study"  # the published six-aggregator case
 
 
 @dataclass
@@ -123,7 +124,7 @@ def place_case(chains: dict[str, ChainHandle], aggregators: dict[str, dict], cas
     homes = _check_case(case, aggregators, chains)
     say(f"setting the relay credits of {', '.join(sorted(case.credits))} to the case's")
     operator = Keypair.create_from_uri(OPERATOR_URI)
-    relay_client = SubstrateInterface(url=relay.urls[0])
+    relay_client = _client(relay)
     nonce = relay_client.get_account_nonce(operator.ss58_address)
     for i, (name, credit) in enumerate(sorted(case.credits.items())):
         call = relay_client.compose_call("Market", "set_credit", {"who": aggregators[name]["account"], "credit": credit})
@@ -147,7 +148,7 @@ def place_case(chains: dict[str, ChainHandle], aggregators: dict[str, dict], cas
     started = time.monotonic()
     for index, order in enumerate(case.orders):
         chain = chains[homes[order.owner]]
-        client = clients.setdefault(chain.name, SubstrateInterface(url=chain.urls[0]))
+        client = clients.get(chain.name) or clients.setdefault(chain.name, _client(chain))
         call = client.compose_call("Orders", "place_order", {
             "side": "Buy" if order.side is Side.BUY else "Sell", "quantity_10wh": order.quantity,
             "price": order.price, "reserve": order.reserve, "period": period})
@@ -223,6 +224,18 @@ def _result(case: Case, trades: list[dict], arrivals: dict, names: dict[str, str
         peer.append(Trade(t["round"], arrivals[(buyer_chain, t["buyOrder"])], arrivals[(seller_chain, t["sellOrder"])],
                           names[t["buyer"]], names[t["seller"]], quantity, price, t["xi"]))
     return AuctionResult(case.period, case.tariff, case.orders, tuple(peer), tuple(grid))
+
+
+def _client(chain: ChainHandle):
+    """substrate-interface on the first node of the chain that answers (others may be down)."""
+    from substrateinterface import SubstrateInterface
+
+    for url in chain.urls:
+        try:
+            return SubstrateInterface(url=url)
+        except (OSError, ConnectionError, TimeoutError):
+            continue
+    raise TestnetError(f"no node of {chain.name} answers")
 
 
 def _settled(trade: dict) -> bool:

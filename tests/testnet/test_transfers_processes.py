@@ -163,16 +163,14 @@ def test_a_case_through_the_on_chain_market_settles_the_offline_auctions_trades(
     supply = parawatt("supply", "--run-dir", run_dir)
     assert supply.returncode == 0 and "every parachain is fully backed" in supply.stdout, supply.stdout + supply.stderr
 
-
-def test_experiment_market_refuses_a_case_the_testnet_cannot_run(run_dir, tmp_path):
-    stranger = dict(CASE, orders=[dict(CASE["orders"][0], aggregator="Agg9")])
-    case = tmp_path / "stranger.json"
-    case.write_text(json.dumps(stranger))
-    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    # and what the testnet cannot run is refused before anything is placed
+    stranger = tmp_path / "stranger.json"
+    stranger.write_text(json.dumps(dict(CASE, orders=[dict(CASE["orders"][0], aggregator="Agg9")])))
+    done = parawatt("experiment", "market", "--case", stranger, "--run-dir", run_dir)
     assert done.returncode == 1 and "Agg9 is not registered in this testnet" in done.stderr
-    case.write_text(json.dumps(dict(CASE, tariff={"grid_sale": 0.9, "grid_purchase": 0.05})))
-    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    stranger.write_text(json.dumps(dict(CASE, tariff={"grid_sale": 0.9, "grid_purchase": 0.05})))
+    done = parawatt("experiment", "market", "--case", stranger, "--run-dir", run_dir)
     assert done.returncode == 1 and "never charges" in done.stderr
-    case.write_text("{not json")
-    done = parawatt("experiment", "market", "--case", case, "--run-dir", run_dir)
+    stranger.write_text("{not json")
+    done = parawatt("experiment", "market", "--case", stranger, "--run-dir", run_dir)
     assert done.returncode == 1 and "not valid JSON" in done.stderr
