@@ -42,6 +42,12 @@ class NodeCollector:
                 messages = CounterMetricFamily(f"parawatt_xcm_messages_{direction}", f"Cross-chain messages this chain has {direction} (best block)")
                 messages.add_metric([], stats[f"messages_{direction}"])
                 yield messages
+        for key, help_text in (("orders_placed", "Market orders placed on this parachain (best block)"),
+                               ("trades_committed", "Trades the relay's market has committed (best block)")):
+            if key in stats:
+                counter = CounterMetricFamily(f"parawatt_market_{key}", help_text)
+                counter.add_metric([], stats[key])
+                yield counter
         authored = CounterMetricFamily("parawatt_blocks_authored", "Blocks this node authored")
         authored.add_metric([], node.blocks_authored)
         yield authored

@@ -125,6 +125,16 @@ def message_totals(runtime, db) -> dict[str, int]:
     return {}
 
 
+def market_totals(runtime, db) -> dict[str, int]:
+    """Orders placed on a parachain, trades committed on the relay (best state; one key each)."""
+    for name, pallet, item in (("orders_placed", "Orders", "NextOrderId"), ("trades_committed", "Market", "NextTrade")):
+        if pallet in runtime.by_name:
+            storage = getattr(runtime.pallet(pallet), item)
+            raw = db.state(storage.key())
+            return {name: storage.default if raw is None else storage.value.decode_all(raw)}
+    return {}
+
+
 class TxWatchers:
     """Who watches which extrinsic (author_submitAndWatchExtrinsic), and the blocks awaiting
     finality that include watched extrinsics."""
@@ -440,6 +450,7 @@ class Node:
             "future": future,
             "peers": 0 if self.network is None else len(self.network.peers()),
             **message_totals(self.config.runtime, self.db),
+            **market_totals(self.config.runtime, self.db),
         }
 
     def _notify_heads(self, kind: str, header) -> None:

@@ -2,6 +2,7 @@
 
     relay: finalized height is at least 10 within 30 seconds
     demand: anchored height is at least 5 within 30 seconds
+    dg: finalized height grows by 5 within 20 seconds     # relative to when the step starts
     kill demand-collator-1
     sleep 2
     restart demand-collator-1
@@ -34,8 +35,8 @@ from typing import Callable
 from node.testnet.control import POLL_S, Network, TestnetError
 from node.testnet.netfaults import NetFaults, parse_group
 
-HEIGHT = re.compile(r"^(?P<chain>[a-z][a-z0-9_]*):\s*(?P<status>best|finalized|anchored) height is at least (?P<n>\d+) "
-                    r"within (?P<s>\d+(?:\.\d+)?) seconds?$")
+HEIGHT = re.compile(r"^(?P<chain>[a-z][a-z0-9_]*):\s*(?P<status>best|finalized|anchored) height (?P<form>is at least|grows by) "
+                    r"(?P<n>\d+) within (?P<s>\d+(?:\.\d+)?) seconds?$")
 FAULT = re.compile(r"^(?P<action>kill|restart|pause|resume) (?P<node>\S+)$")
 SLEEP = re.compile(r"^sleep (?P<s>\d+(?:\.\d+)?)$")
 TRANSFER = re.compile(r"^transfer (?P<source>[a-z][a-z0-9_]*) -> (?P<dest>[a-z][a-z0-9_]*) (?P<n>\d+) "
@@ -48,7 +49,7 @@ HEAL = re.compile(r"^heal$")
 MARKET_PLACED = re.compile(r"^market case (?P<file>\S+) is placed$")
 MARKET_SETTLES = re.compile(r"^market case (?P<file>\S+) (?P<until>settles|is committed) within (?P<s>\d+(?:\.\d+)?) seconds?$")
 MARKET_ALL = re.compile(r"^market trades are all settled within (?P<s>\d+(?:\.\d+)?) seconds?$")
-FORMS = ("CHAIN: finalized|anchored|best height is at least N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
+FORMS = ("CHAIN: finalized|anchored|best height is at least|grows by N within S seconds", "kill|restart|pause|resume NODE", "sleep S",
          "partition A[,B…] C[,D…]", "heal",
          "transfer CHAIN -> CHAIN N completes within S seconds", "supply is backed",
          "NODE: metric NAME is at least V within S seconds", "market case FILE is placed",
@@ -71,6 +72,7 @@ class HeightAtLeast:
     status: str  # best, finalized or anchored
     height: int
     within_s: float
+    relative: bool = False  # "grows by N": N more than when the step starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +159,7 @@ def parse_scenario(text: str) -> list[Step]:
         if m := HEIGHT.match(line):
             if float(m["s"]) <= 0:
                 raise ScenarioError(line_no, f"the time limit must be positive: {raw.strip()!r}")
-            steps.append(HeightAtLeast(line_no, line, m["chain"], m["status"], int(m["n"]), float(m["s"])))
+            steps.append(HeightAtLeast(line_no, line, m["chain"], m["status"], int(m["n"]), float(m["s"]), m["form"] == "grows by"))
         elif m := FAULT.match(line):
             steps.append(Fault(line_no, line, m["action"], m["node"]))
         elif m := SLEEP.match(line):
@@ -236,7 +238,13 @@ def _poll_until(read, enough, within_s: float, show, silent: str) -> tuple[bool,
 
 
 def _wait_height(network: Network, step: HeightAtLeast) -> tuple[bool, str]:
-    return _poll_until(lambda: network.chain_height(step.chain, step.status), lambda seen: seen >= step.height,
+    target = step.height
+    if step.relative:
+        start = network.chain_height(step.chain, step.status)
+        if start is None:
+            return False, "no node answered"
+        target += start
+    return _poll_until(lambda: network.chain_height(step.chain, step.status), lambda seen: seen >= target,
                        step.within_s, lambda seen: f"#{seen}", "no node answered")
 
 

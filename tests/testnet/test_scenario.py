@@ -24,7 +24,7 @@ GOOD = """\
 
 relay: finalized height is at least 10 within 30 seconds
 dg:   anchored height is at least 5 within 2.5 seconds   # trailing comment
-demand: best height is at least 1 within 1 second
+demand: best height grows by 1 within 1 second
 kill dg-collator-1
 restart dg-collator-1
 pause validator-0
@@ -40,7 +40,7 @@ def test_every_step_form_parses_with_its_line_number():
     steps = parse_scenario(GOOD)
     assert steps[0] == HeightAtLeast(3, "relay: finalized height is at least 10 within 30 seconds", "relay", "finalized", 10, 30.0)
     assert (steps[1].chain, steps[1].status, steps[1].height, steps[1].within_s, steps[1].line_no) == ("dg", "anchored", 5, 2.5, 4)
-    assert steps[2].status == "best"
+    assert (steps[2].status, steps[2].relative, steps[0].relative) == ("best", True, False)
     assert [(s.action, s.node) for s in steps[3:7]] == [("kill", "dg-collator-1"), ("restart", "dg-collator-1"),
                                                          ("pause", "validator-0"), ("resume", "validator-0")]
     assert all(isinstance(s, Fault) for s in steps[3:7])
@@ -57,6 +57,8 @@ def test_every_step_form_parses_with_its_line_number():
     "relay: finalized height is at least ten within 30 seconds",
     "relay: finalized height is at least 10 within 30",
     "relay: finalized height is at least -1 within 30 seconds",
+    "relay: finalized height grows 5 within 30 seconds",
+    "relay: finalized height grows by 5 within 0 seconds",
     "relay: finalized height is at least 10 within 0 seconds",
     "kill",
     "kill a b",

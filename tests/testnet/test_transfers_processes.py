@@ -163,6 +163,19 @@ def test_a_case_through_the_on_chain_market_settles_the_offline_auctions_trades(
     supply = parawatt("supply", "--run-dir", run_dir)
     assert supply.returncode == 0 and "every parachain is fully backed" in supply.stdout, supply.stdout + supply.stderr
 
+    # atomic under faults: the buyers' chain is down across the gate; its legs (and the DG legs
+    # that wait for them) apply when it returns, the trades are still the offline auction's
+    scenario = tmp_path / "buyer-chain-down.txt"
+    scenario.write_text("market case case.json is placed\nkill demand-collator-0\nkill demand-collator-1\n"
+                        "market case case.json is committed within 90 seconds\nsleep 5\n"
+                        "restart demand-collator-0\nrestart demand-collator-1\n"
+                        "market case case.json settles within 120 seconds\nmarket trades are all settled within 60 seconds\n"
+                        "supply is backed\nvalidator-0: metric parawatt_market_trades_committed is at least 6 within 30 seconds\n"
+                        "demand-collator-0: metric parawatt_market_orders_placed is at least 4 within 30 seconds\n")
+    check = parawatt("testnet", "check", scenario, "--run-dir", run_dir, timeout=420)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "equal to the offline auction's" in check.stdout and "6/6 trades settled" in check.stdout
+
     # and what the testnet cannot run is refused before anything is placed
     stranger = tmp_path / "stranger.json"
     stranger.write_text(json.dumps(dict(CASE, orders=[dict(CASE["orders"][0], aggregator="Agg9")])))
