@@ -48,6 +48,12 @@ class NodeCollector:
                 counter = CounterMetricFamily(f"parawatt_market_{key}", help_text)
                 counter.add_metric([], stats[key])
                 yield counter
+        if "included" in stats:
+            included = GaugeMetricFamily("parawatt_para_included_height", "Each parachain's block the relay last included (best block)",
+                                         labels=["para"])
+            for para_id, number in sorted(stats["included"].items()):
+                included.add_metric([str(para_id)], number)
+            yield included
         authored = CounterMetricFamily("parawatt_blocks_authored", "Blocks this node authored")
         authored.add_metric([], node.blocks_authored)
         yield authored

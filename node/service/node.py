@@ -125,6 +125,22 @@ def message_totals(runtime, db) -> dict[str, int]:
     return {}
 
 
+def included_heights(runtime, db) -> dict[str, dict[int, int]]:
+    """On the relay: each parachain's block number the relay last included (best state)."""
+    if "Paras" not in runtime.by_name:
+        return {}
+    from node.primitives.header import Header
+
+    paras = runtime.pallet("Paras")
+    raw = db.state(paras.Parachains.key())
+    heights = {}
+    for para_id in [] if raw is None else paras.Parachains.value.decode_all(raw):
+        head = db.state(paras.Heads.key(para_id))
+        if head is not None:
+            heights[para_id] = Header.decode(paras.Heads.value.decode_all(head)["head_data"]).number
+    return {"included": heights}
+
+
 def market_totals(runtime, db) -> dict[str, int]:
     """Orders placed on a parachain, trades committed on the relay (best state; one key each)."""
     for name, pallet, item in (("orders_placed", "Orders", "NextOrderId"), ("trades_committed", "Market", "NextTrade")):
@@ -451,6 +467,7 @@ class Node:
             "peers": 0 if self.network is None else len(self.network.peers()),
             **message_totals(self.config.runtime, self.db),
             **market_totals(self.config.runtime, self.db),
+            **included_heights(self.config.runtime, self.db),
         }
 
     def _notify_heads(self, kind: str, header) -> None:

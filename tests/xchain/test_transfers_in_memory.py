@@ -46,6 +46,9 @@ async def test_a_transfer_between_parachains_arrives_and_supply_holds(tmp_path, 
         assert metric(system.node("dg"), "parawatt_xcm_messages_received") >= 1
         assert metric(relay, "parawatt_xcm_messages_sent") >= 1  # the Credit down to dg
         assert metric(relay, "parawatt_candidates_validated", {"verdict": "valid"}) >= 2
+        relay._refresh_stats()  # the snapshot is refreshed per block; take one now
+        included = metric(relay, "parawatt_para_included_height", {"para": str(PARA_IDS["demand"])})
+        assert included >= 1 and metric(system.node("demand"), "parawatt_market_orders_placed") == 0
         nursery.cancel_scope.cancel()
 
 
