@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,28 @@ def test_scenario_rejects_periods_that_are_not_whole_days():
         tariffs_for(decode_tou(CASE_STUDY_TOU), days=1, period_minutes=30)
     with pytest.raises(ScenarioError):
         parse_mix("wind=51")
+
+
+CASE = Path(__file__).parent / "vectors" / "case-study" / "period-02.json"
+
+
+def test_case_offline_prints_what_auction_run_prints(tmp_path, capsys):
+    from bridge.cli import main as auction
+
+    assert main(["experiment", "market", "--case", str(CASE), "--offline", "--json", str(tmp_path / "a.json")]) == EXIT_OK
+    experiment = capsys.readouterr().out
+    assert auction(["auction", "run", str(CASE), "--json", str(tmp_path / "b.json")]) == EXIT_OK
+    assert capsys.readouterr().out == experiment and "Period 2" in experiment
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_case_and_scenario_are_one_or_the_other(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["experiment", "market", "--case", str(CASE), "--scenario", "24h", "--offline"])
+    assert e.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_case_on_chain_without_a_testnet_says_so(tmp_path, capsys):
+    code = main(["experiment", "market", "--case", str(CASE), "--run-dir", str(tmp_path / "none")])
+    assert code == 1
+    assert "experiment market:" in capsys.readouterr().err
