@@ -36,6 +36,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from substrateinterface.exceptions import SubstrateRequestException
+from websocket import WebSocketException
+
 from node.testnet.control import Network, TestnetError
 from node.testnet.transfers import open_chains, rpc, send_transfers, supply_report
 
@@ -43,6 +46,9 @@ AMOUNT = 10**12
 SIGNERS = ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")
 FAULTS = ("kill", "pause")
 SETTLE_TIMEOUT_S = 180
+# What a fault does to a client mid-request: our RPC helpers raise TestnetError, substrate-interface's
+# websocket the connection errors (OSError) or websocket's own, and its RPC layer a request error.
+CLIENT_FAILURES = (TestnetError, OSError, WebSocketException, SubstrateRequestException)
 
 
 def _pairs(chains: list[str], wanted: list[str] | None) -> list[tuple[str, str]]:
@@ -155,7 +161,7 @@ def _transfer_load(network: Network, stop: threading.Event, rng: random.Random, 
         try:
             report = send_transfers(network, source=source, dest=dest, amount=AMOUNT, signers=["//Ferdie"], to_account=None,
                                     count=rng.randint(1, 20), timeout_blocks=rng.choice((5, 50, 200)), wait_s=20)
-        except TestnetError:  # a source node down mid-batch: what was submitted is still checked at the end
+        except CLIENT_FAILURES:  # a source node down mid-batch: what was submitted is still checked at the end
             totals["batchErrors"] += 1
             continue
         for key in ("count", "delivered", "refunded"):
@@ -172,7 +178,7 @@ def _market_load(network: Network, stop: threading.Event, totals: dict) -> None:
         totals["cases"] += 1
         try:
             run = run_case(network, path, timeout_s=240)
-        except TestnetError:
+        except CLIENT_FAILURES:  # a node it talked to went down: its orders trade or are refunded on their own
             totals["interrupted"] += 1
             continue
         c = run.case
