@@ -1,15 +1,18 @@
-"""``parawatt experiment market``: the energy market, offline or on a running testnet.
+"""``parawatt experiment market``: the energy market, on a running testnet or offline.
 
 - ``--case CASE.json [--run-dir DIR] [--json OUT] [--csv OUT]``: the case's orders as signed
   extrinsics on a running testnet (`node.testnet.market_case`); prints the trades read back from
   the relay exactly as ``parawatt auction run CASE.json`` prints them (stdout), with progress, the
   on-chain period and the settlement of every leg on stderr. ``--offline`` runs the engine instead.
-- ``--scenario 24h [--days N] [--period-minutes 60|15] [--seed S] [--aggregators KIND=N,...]
-  [--tou TOU.json] --offline --out DIR``: the 24-hour scenario on the auction engine; prints a
-  KPI table and writes ``kpis.json``, ``periods.csv``, ``trades.csv`` and PNG plots into ``--out``.
+- ``--scenario 24h --out DIR [--seed S] [--run-dir DIR]``: a day of seeded load, PV, wind and
+  battery profiles traded with the first-offer strategy on the testnet, by its own aggregators
+  (`node.testnet.market_day`), checked against the same day on the engine; ``--offline [--days N]
+  [--period-minutes 60|15] [--aggregators KIND=N,...] [--tou TOU.json]`` runs the engine only.
+  Either prints a KPI table and writes ``kpis.json``, ``periods.csv``, ``trades.csv`` and PNG
+  plots into ``--out``.
 
-Exit status 0 on success, 1 when the testnet did not settle the case, 2 for arguments that
-cannot be run (the reason goes to stderr).
+Exit status 0 on success, 1 when the testnet did not settle (or, for the scenario, made other
+trades than the engine), 2 for arguments that cannot be run (the reason goes to stderr).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def register(subparsers: Any) -> None:
     source = market.add_mutually_exclusive_group(required=True)
     source.add_argument("--case", metavar="CASE.json", type=Path,
                         help="a case file: its orders on the running testnet (or the engine with --offline)")
-    source.add_argument("--scenario", choices=["24h"], help="the generated 24-hour scenario (with --offline)")
+    source.add_argument("--scenario", choices=["24h"], help="the generated 24-hour scenario, on the testnet (or the engine with --offline)")
     market.add_argument("--run-dir", type=Path, default=None, help="the testnet's run folder (default .run/testnet)")
     market.add_argument("--json", metavar="OUT", dest="json_out", type=Path, help="--case: also write the trades as JSON")
     market.add_argument("--csv", metavar="OUT", dest="csv_out", type=Path, help="--case: also write the trades as CSV")
@@ -88,12 +91,31 @@ def register(subparsers: Any) -> None:
 def market_command(args: argparse.Namespace) -> int:
     if args.case is not None:
         return case_command(args)
-    if not args.offline or args.out is None:
-        print("error: the 24-hour scenario runs on the auction engine: pass --offline --out DIR "
-              "(a case file's orders run on a testnet with --case)", file=sys.stderr)  # fmt: skip
+    if args.out is None:
+        print("error: the 24-hour scenario writes its report into --out DIR", file=sys.stderr)
         return EXIT_BAD_INPUT
+    on_chain = not args.offline
+    if on_chain and (args.days != 1 or args.aggregators is not None or args.tou is not None):
+        print("error: on a testnet the scenario runs one day (--days 1), with the testnet's own aggregators and its "
+              "relay's TOU (no --aggregators, no --tou); add --offline to run the engine instead", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    auctions, chain_failures = None, ()  # the engine; nothing to fail but the code itself
+    if on_chain:
+        from node.testnet.control import Network, TestnetError
+        from node.testnet.launcher import DEFAULT_RUN_DIR
+        from node.testnet.market_day import testnet_auctions, testnet_mix
+
+        try:
+            network = Network.load(args.run_dir or DEFAULT_RUN_DIR)
+            testnet_aggregators, agents = testnet_mix(network)
+        except TestnetError as e:
+            print(f"experiment market: {e}", file=sys.stderr)
+            return 1
+        auctions, chain_failures = testnet_auctions(network, agents, say=lambda line: print(line, file=sys.stderr, flush=True),
+                                                    timeout_s=args.timeout * 4), (TestnetError,)
     try:
         mix = parse_mix(args.aggregators) if args.aggregators is not None else DEFAULT_MIX
+        mix = testnet_aggregators if on_chain else mix
         tou_text = args.tou.read_bytes() if args.tou else CASE_STUDY_TOU
         schedule = decode_tou(tou_text)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -108,10 +130,20 @@ def market_command(args: argparse.Namespace) -> int:
 
     tariffs = tariffs_for(schedule, days=args.days, period_minutes=args.period_minutes)
     profiles = generate_profiles(mix, tariffs, period_minutes=args.period_minutes, seed=args.seed)
-    result = run_scenario(profiles, tariffs, period_minutes=args.period_minutes, seed=args.seed)
+    try:
+        result = run_scenario(profiles, tariffs, period_minutes=args.period_minutes, seed=args.seed, auctions=auctions)
+    except chain_failures as e:
+        print(f"experiment market: {e}", file=sys.stderr)
+        return 1
     kpis = compute_kpis(result)
-    kpis["scenario"].update(scenario=args.scenario, seed=args.seed,
+    kpis["scenario"].update(scenario=args.scenario, seed=args.seed, on_chain=on_chain,
                             aggregators=[p.name for p in profiles])  # fmt: skip
+    if on_chain:  # the same day on the engine: the chain must have made exactly its trades
+        offline = run_scenario(profiles, tariffs, period_minutes=args.period_minutes, seed=args.seed)
+        same = [(p.auction.trades, p.auction.grid) if p.auction else None for p in result.periods] == \
+            [(p.auction.trades, p.auction.grid) if p.auction else None for p in offline.periods]
+        kpis["scenario"]["identical_to_offline"] = same
+        print(f"on chain: every period's trades {'equal' if same else 'DIFFER FROM'} the offline engine's", file=sys.stderr)
     (args.out / "kpis.json").write_bytes(encode_kpis_json(kpis))
     (args.out / "periods.csv").write_bytes(encode_periods_csv(result))
     (args.out / "trades.csv").write_bytes(encode_trades_csv(result))
@@ -119,7 +151,7 @@ def market_command(args: argparse.Namespace) -> int:
     print(format_kpi_table(kpis))
     print(f"\nwrote kpis.json, periods.csv, trades.csv, {', '.join(p.name for p in plots)} "
           f"to {args.out}")  # fmt: skip
-    return EXIT_OK
+    return EXIT_OK if not on_chain or kpis["scenario"]["identical_to_offline"] else 1
 
 
 def case_command(args: argparse.Namespace) -> int:

@@ -49,6 +49,12 @@ class Side(Enum):
     SELL = "sell"
 
 
+# Who may trade on which parachain (the chains' rule, enforced at placement): demand buys, DG
+# sells, storage does both.
+CHAIN_SIDES: dict[str, frozenset[Side]] = {
+    "demand": frozenset({Side.BUY}), "dg": frozenset({Side.SELL}), "storage": frozenset({Side.BUY, Side.SELL})}
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order as placed on its home chain; its arrival index is its position in the auction."""

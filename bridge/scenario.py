@@ -8,7 +8,9 @@ runs, and the new credit values price the next day's trades.
 
 Decisions where market.md and the issue are open:
 
-- One order per aggregator and period, for its predicted net position; none when it is zero.
+- One order per aggregator and period, for its predicted net position; none when it is zero,
+  or when its chain does not trade that side (a PV plant's night-time load: the DG chain only
+  sells) — that position settles with the grid as an imbalance, as on chain.
 - The contract scored for credit is the whole order (peer plus grid fills): contracted = the
   order's quantity, delivered = the aggregator's actual net in the order's direction (a reversed
   position delivers a negative amount, so its coefficient is 0).
@@ -21,12 +23,12 @@ Decisions where market.md and the issue are open:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bridge.auction import AuctionResult, run_auction
 from bridge.credit import CreditState, Delivery, apply_daily_credit, is_excluded
-from bridge.orders import DEFAULT_EXCLUSION_THRESHOLD, Order, Ppm, Side, trade_value
+from bridge.orders import CHAIN_SIDES, DEFAULT_EXCLUSION_THRESHOLD, Order, Ppm, Side, trade_value
 from bridge.profiles import Profile, ScenarioError
 from bridge.strategy import buyer_first_offer, buyer_reserve, seller_first_offer, seller_reserve
 from bridge.tariff import Tariff, TouSchedule
@@ -86,6 +88,9 @@ def tariffs_for(schedule: TouSchedule, *, days: int, period_minutes: int) -> tup
 
 def _order(p: Profile, t: int, tariff: Tariff, period: int) -> Order | None:
     gen, load = p.predicted_generation[t], p.predicted_load[t]
+    sides = CHAIN_SIDES[p.chain]
+    if (gen > load and Side.SELL not in sides) or (load > gen and Side.BUY not in sides):
+        return None  # its chain does not trade that side: the position settles with the grid
     if gen > load:
         price = seller_first_offer(gen, load, tariff, p.cost)
         reserve = seller_reserve(tariff, p.cost, price)
@@ -132,6 +137,17 @@ def _position(p: Profile, t: int, order: Order | None, result: AuctionResult | N
     return pos, delivery
 
 
+DayAuctions = Callable[[dict[int, list[Order]], Mapping[str, Ppm], Mapping[int, Tariff]], dict[int, AuctionResult]]
+
+
+def offline_auctions(exclusion_threshold: Ppm = DEFAULT_EXCLUSION_THRESHOLD) -> DayAuctions:
+    """The auction engine run on each period's book (the default of `run_scenario`)."""
+    def run(books, credits, tariffs):
+        return {t: run_auction(placed, period=t, tariff=tariffs[t], credits=credits, exclusion_threshold=exclusion_threshold)
+                for t, placed in books.items()}
+    return run
+
+
 def run_scenario(
     profiles: Sequence[Profile],
     tariffs: Sequence[Tariff],
@@ -140,7 +156,11 @@ def run_scenario(
     seed: int,
     initial_credit: Mapping[str, Ppm] | None = None,
     exclusion_threshold: Ppm = DEFAULT_EXCLUSION_THRESHOLD,
+    auctions: DayAuctions | None = None,
 ) -> ScenarioResult:
+    """``auctions`` runs a day's books (period → orders in arrival order) at the day's credits;
+    the default is the engine itself, `node.testnet.market_day` runs them on a testnet."""
+    auctions = auctions or offline_auctions(exclusion_threshold)
     per_day = 24 * 60 // period_minutes
     n = len(tariffs)
     if period_minutes not in (15, 60) or n == 0 or n % per_day:
@@ -160,26 +180,29 @@ def run_scenario(
     for day in range(n // per_day):
         deliveries: dict[str, list[Delivery]] = {x: [] for x in names}
         credits = {x: states[x].credit for x in names}
+        day_orders, books = {}, {}
         for k in range(per_day):
             t = day * per_day + k
-            tariff = tariffs[t]
             orders = {}
             for p in profiles:
                 if not is_excluded(credits[p.name], exclusion_threshold):
-                    orders[p.name] = _order(p, t, tariff, t)
+                    orders[p.name] = _order(p, t, tariffs[t], t)
             placed = [o for o in orders.values() if o is not None]
             random.Random(f"{seed}:arrival:{t}").shuffle(placed)
-            result = None
+            day_orders[t] = orders
             if placed:
-                result = run_auction(placed, period=t, tariff=tariff, credits=credits,
-                                     exclusion_threshold=exclusion_threshold)  # fmt: skip
+                books[t] = placed
+        results = auctions(books, credits, {t: tariffs[t] for t in books})
+        for k in range(per_day):
+            t = day * per_day + k
+            result = results.get(t)
             positions = []
             for p in profiles:
-                pos, delivery = _position(p, t, orders.get(p.name), result, tariff)
+                pos, delivery = _position(p, t, day_orders[t].get(p.name), result, tariffs[t])
                 positions.append(pos)
                 if delivery is not None:
                     deliveries[p.name].append(delivery)
-            periods.append(PeriodOutcome(day, k, k * period_minutes, tariff, result,
+            periods.append(PeriodOutcome(day, k, k * period_minutes, tariffs[t], result,
                                          tuple(positions)))  # fmt: skip
         for x in names:
             states[x] = apply_daily_credit(states[x], deliveries[x])

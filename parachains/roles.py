@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from bridge.orders import Side
+from bridge.orders import CHAIN_SIDES, Side
 from relay.primitives import DEFAULT_PARA_IDS
 
 from parachains.periods import PeriodConfig
@@ -93,9 +93,9 @@ def chain_rules(kind: str, para_id: int | None = None) -> ChainRules:
 
 
 _RULES = {
-    "demand": (frozenset({ResourceKind.LOAD, ResourceKind.EV}), frozenset({Side.BUY}), frozenset({Flow.IMPORT})),
-    "dg": (frozenset({ResourceKind.PV, ResourceKind.WIND}), frozenset({Side.SELL}), frozenset({Flow.EXPORT})),
-    "storage": (frozenset({ResourceKind.BATTERY}), frozenset({Side.BUY, Side.SELL}), frozenset({Flow.IMPORT, Flow.EXPORT})),
+    "demand": (frozenset({ResourceKind.LOAD, ResourceKind.EV}), CHAIN_SIDES["demand"], frozenset({Flow.IMPORT})),
+    "dg": (frozenset({ResourceKind.PV, ResourceKind.WIND}), CHAIN_SIDES["dg"], frozenset({Flow.EXPORT})),
+    "storage": (frozenset({ResourceKind.BATTERY}), CHAIN_SIDES["storage"], frozenset({Flow.IMPORT, Flow.EXPORT})),
 }
 PARACHAIN_KINDS = tuple(_RULES)
 

@@ -123,15 +123,7 @@ def place_case(chains: dict[str, ChainHandle], aggregators: dict[str, dict], cas
     relay = chains["relay"]
     homes = _check_case(case, aggregators, chains)
     say(f"setting the relay credits of {', '.join(sorted(case.credits))} to the case's")
-    operator = Keypair.create_from_uri(OPERATOR_URI)
-    relay_client = _client(relay)
-    nonce = relay_client.get_account_nonce(operator.ss58_address)
-    for i, (name, credit) in enumerate(sorted(case.credits.items())):
-        call = relay_client.compose_call("Market", "set_credit", {"who": aggregators[name]["account"], "credit": credit})
-        sudo = relay_client.compose_call("Sudo", "sudo", {"call": call})
-        relay.call("author_submitExtrinsic", [str(relay_client.create_signed_extrinsic(sudo, operator, nonce=nonce + i).data)])
-    _wait(lambda: all(_relay_credit(relay, aggregators[n]["account"]) == c for n, c in case.credits.items()), deadline,
-          "the operator's credit calls were not finalized on the relay")
+    set_credits(relay, {aggregators[name]["account"]: credit for name, credit in case.credits.items()}, deadline)
 
     schedule = relay.call("market_schedule")
     para = chains[homes[case.orders[0].owner]]
@@ -165,6 +157,21 @@ def place_case(chains: dict[str, ChainHandle], aggregators: dict[str, dict], cas
     return Placed(case, period, gate, arrivals, started, time.monotonic() - started)
 
 
+def set_credits(relay: ChainHandle, credits: dict[str, int], deadline: float) -> None:
+    """The operator (sudo) sets each account's relay credit (ppm); returns once finalized."""
+    from substrateinterface import Keypair
+
+    operator = Keypair.create_from_uri(OPERATOR_URI)
+    client = _client(relay)
+    nonce = client.get_account_nonce(operator.ss58_address)
+    for i, (account, credit) in enumerate(sorted(credits.items())):
+        call = client.compose_call("Market", "set_credit", {"who": account, "credit": credit})
+        sudo = client.compose_call("Sudo", "sudo", {"call": call})
+        relay.call("author_submitExtrinsic", [str(client.create_signed_extrinsic(sudo, operator, nonce=nonce + i).data)])
+    _wait(lambda: all(_relay_credit(relay, account) == c for account, c in credits.items()), deadline,
+          "the operator's credit calls were not finalized on the relay")
+
+
 def collect_case(relay: ChainHandle, placed: Placed, names: dict[str, str], *, deadline: float) -> CaseRun:
     """Wait for the case's period to be committed and every leg applied; read the trades back."""
     period = placed.period
@@ -177,7 +184,9 @@ def collect_case(relay: ChainHandle, placed: Placed, names: dict[str, str], *, d
           f"the legs of period {period} were not all applied")
     timings = {"booked": placed.booked, "committed": committed, "settled": time.monotonic() - placed.started}
     trades = relay.call("market_trades", [period])["trades"]
-    return CaseRun(placed.case, _result(placed.case, trades, placed.arrivals, names), period, placed.gate, timings, trades)
+    c = placed.case
+    return CaseRun(c, result_from_relay(c.period, c.tariff, c.orders, trades, placed.arrivals, names), period, placed.gate,
+                   timings, trades)
 
 
 def decode_case_file(case_path: Path) -> Case:
@@ -208,7 +217,10 @@ def _check_case(case: Case, aggregators: dict[str, dict], chains: dict[str, Chai
     return homes
 
 
-def _result(case: Case, trades: list[dict], arrivals: dict, names: dict[str, str]) -> AuctionResult:
+def result_from_relay(period: int, tariff: Tariff, orders: tuple, trades: list[dict], arrivals: dict,
+                      names: dict[str, str]) -> AuctionResult:
+    """The relay's trades of one period (`market_trades`) as the engine's result for ``orders``
+    (in arrival order; ``arrivals`` maps (para id, order id) to it, ``names`` accounts to owners)."""
     peer, grid = [], []
     for t in trades:
         chains = {int(c): leg["side"] for c, leg in t["legs"].items()}
@@ -223,7 +235,7 @@ def _result(case: Case, trades: list[dict], arrivals: dict, names: dict[str, str
             continue
         peer.append(Trade(t["round"], arrivals[(buyer_chain, t["buyOrder"])], arrivals[(seller_chain, t["sellOrder"])],
                           names[t["buyer"]], names[t["seller"]], quantity, price, t["xi"]))
-    return AuctionResult(case.period, case.tariff, case.orders, tuple(peer), tuple(grid))
+    return AuctionResult(period, tariff, tuple(orders), tuple(peer), tuple(grid))
 
 
 def _client(chain: ChainHandle):

@@ -187,10 +187,18 @@ def test_cli_through_the_project_parser(tmp_path):
 
 
 def test_cli_without_offline_says_the_on_chain_path_needs_a_testnet(tmp_path, capsys):
-    assert main(["experiment", "market", "--scenario", "24h", "--out", str(tmp_path / "x")]) \
-        == EXIT_BAD_INPUT
-    assert "testnet" in capsys.readouterr().err
+    assert main(["experiment", "market", "--scenario", "24h", "--out", str(tmp_path / "x"),
+                 "--run-dir", str(tmp_path / "none")]) == 1  # fmt: skip
+    assert "no testnet" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--out", "x", "--days", "2"], "one day"), (["--out", "x", "--aggregators", "pv=1"], "own aggregators"),
+    (["--out", "x", "--tou", "x.json"], "relay's TOU"), ([], "--out DIR")])
+def test_cli_on_chain_runs_one_day_with_the_testnets_aggregators_and_needs_out(tmp_path, capsys, extra, message):
+    assert main(["experiment", "market", "--scenario", "24h", "--run-dir", str(tmp_path), *extra]) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad, message", [

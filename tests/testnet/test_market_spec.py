@@ -141,3 +141,15 @@ def test_a_tariff_the_relay_never_charges_is_refused():
         choose_period(SCHEDULE, Tariff(1, 1), relay_block=5, para_market_ms=0, gate_closure_ms=0, margin_blocks=2)
     with pytest.raises(CaseRefused, match="not anchored"):
         choose_period({**SCHEDULE, "anchor": None}, NIGHT, relay_block=5, para_market_ms=0, gate_closure_ms=0, margin_blocks=2)
+
+
+def test_the_testnets_aggregators_play_the_24_hour_scenario_by_kind(tmp_path):
+    from node.testnet.control import Network
+    from node.testnet.launcher import prepare
+    from node.testnet.market_day import testnet_mix
+
+    prepare(tmp_path / "run", load_spec(DEFAULT_SPEC))
+    mix, agents = testnet_mix(Network.load(tmp_path / "run"))
+    assert mix == [("pv", 1), ("wind", 1), ("household", 2), ("battery", 2)]
+    assert {name: a["name"] for name, a in agents.items()} == {
+        "pv-1": "Agg1", "wind-1": "Agg2", "household-1": "Agg3", "household-2": "Agg4", "battery-1": "Agg5", "battery-2": "Agg6"}
