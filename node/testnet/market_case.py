@@ -238,14 +238,18 @@ def result_from_relay(period: int, tariff: Tariff, orders: tuple, trades: list[d
     return AuctionResult(period, tariff, tuple(orders), tuple(peer), tuple(grid))
 
 
+CLIENT_SILENCE_S = 30  # a paused node keeps its socket open and says nothing: give up after this
+
+
 def _client(chain: ChainHandle):
     """substrate-interface on the first node of the chain that answers (others may be down)."""
     from substrateinterface import SubstrateInterface
+    from websocket import WebSocketException
 
     for url in chain.urls:
         try:
-            return SubstrateInterface(url=url)
-        except (OSError, ConnectionError, TimeoutError):
+            return SubstrateInterface(url=url, ws_options={"timeout": CLIENT_SILENCE_S})
+        except (OSError, WebSocketException):
             continue
     raise TestnetError(f"no node of {chain.name} answers")
 

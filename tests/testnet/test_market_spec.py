@@ -153,3 +153,19 @@ def test_the_testnets_aggregators_play_the_24_hour_scenario_by_kind(tmp_path):
     assert mix == [("pv", 1), ("wind", 1), ("household", 2), ("battery", 2)]
     assert {name: a["name"] for name, a in agents.items()} == {
         "pv-1": "Agg1", "wind-1": "Agg2", "household-1": "Agg3", "household-2": "Agg4", "battery-1": "Agg5", "battery-2": "Agg6"}
+
+
+def test_a_client_gives_up_on_a_node_that_holds_its_socket_but_answers_nothing(monkeypatch):
+    import socket
+
+    from node.testnet import market_case
+    from node.testnet.transfers import ChainHandle
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # a paused node: the kernel accepts the connection, nobody ever answers
+    monkeypatch.setattr(market_case, "CLIENT_SILENCE_S", 0.5)
+    chain = ChainHandle("dg", 2001, [f"ws://127.0.0.1:{silent.getsockname()[1]}"], None, "dg")
+    with pytest.raises(CaseRefused, match="no node of dg answers"):
+        market_case._client(chain)
+    silent.close()
