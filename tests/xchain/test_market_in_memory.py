@@ -462,3 +462,58 @@ async def test_a_committed_period_applies_every_leg_on_every_chain(tmp_path, aut
         assert run.checker.committed_at[period] == GATE
         nursery.cancel_scope.cancel()
     print(tally)
+
+
+async def test_legs_wait_while_the_buyer_chain_is_down_and_apply_once_when_it_returns(tmp_path, autojump_clock):
+    period = next_period()
+    run = MarketRun(market_system(tmp_path, period), period)
+    demand = CHAIN_ID["demand"]
+    async with trio.open_nursery() as nursery:
+        await run.start(nursery)
+        run.place(BOOK)
+        await run.until_relay_best(GATE)  # the block that commits
+        for i in range(2):
+            run.system.stop_collator("demand", i)
+        # the relay runs on, past the period's deadline: a committed period is never refunded
+        await run.system.relay.wait_until(lambda: run.relay_state() and run.checker.checked >= DEADLINE + 4, timeout_s=120)
+        state = run.relay_state()
+        trades = run.trades(state)
+        assert run.checker.committed_at[period] == GATE and trades
+        waiting = [t for t in trades if t["buyer_chain"] == demand]
+        assert waiting, "the book gives demand's buyers trades"
+        for t in waiting:
+            assert t["buyer_status"] == SENT, t  # down in demand's channel, not applied
+            if t["seller_chain"]:
+                assert t["seller_status"] == PENDING, t  # its value has not left demand: nothing minted
+        for t in trades:
+            if demand not in (t["buyer_chain"], t["seller_chain"]):
+                assert (t["buyer_status"], t["seller_status"]) == (APPLIED, APPLIED), t  # other chains settle
+        assert run.checker.refunded_at == {}
+        for i in range(2):
+            await run.system.restart_collator(nursery, "demand", i)
+        outcome = await run.settle()
+        tally = check_outcome(outcome)
+        assert tally["late"] == 0
+        nursery.cancel_scope.cancel()
+    print(tally)
+
+
+async def test_a_paused_period_refunds_every_escrow_at_its_deadline_and_moves_nothing_else(tmp_path, autojump_clock):
+    period = next_period()
+    run = MarketRun(market_system(tmp_path, period), period)
+    async with trio.open_nursery() as nursery:
+        await run.start(nursery)
+        run.pause()
+        run.place(BOOK)
+        await run.until_relay_best(GATE + 2)
+        state = run.relay_state()
+        assert run.checker.market.Paused.get(state) and run.trades(state) == []
+        outcome = await run.settle()
+        assert outcome.period_status() == REFUNDED and run.checker.refunded_at == {period: DEADLINE}
+        tally = check_outcome(outcome)  # every order Refunded, every balance genesis − fees, no trades
+        assert tally == {**tally, "orders": len(BOOK), "late": 0, "trades": 0}
+        for kind in PARA_IDS:
+            escrowed = outcome.runtime(kind).pallet("Orders").Escrowed
+            assert all(escrowed.get(outcome.states[kind], account(name)) == 0 for name in AGGREGATORS[kind])
+        nursery.cancel_scope.cancel()
+    print(tally)
