@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trio
 import trio.testing
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from bridge.auction import run_auction
@@ -517,3 +517,82 @@ async def test_a_paused_period_refunds_every_escrow_at_its_deadline_and_moves_no
             assert all(escrowed.get(outcome.states[kind], account(name)) == 0 for name in AGGREGATORS[kind])
         nursery.cancel_scope.cancel()
     print(tally)
+
+
+# -- the property: random books, random faults around the gate ----------------------------------
+
+def order_strategy():
+    def build(chain_signer, side_pick, quantity, offer, spread):
+        chain, signer = chain_signer
+        side = SIDES[chain][side_pick % len(SIDES[chain])]
+        reserve = offer + spread if side == "Buy" else max(1, offer - spread)
+        return (chain, signer, side, quantity, offer, reserve)
+
+    who = st.sampled_from([(chain, name) for chain, names in AGGREGATORS.items() for name in names])
+    return st.builds(build, who, st.integers(0, 1), st.integers(1, 1500), st.integers(20, 260), st.integers(0, 120))
+
+
+# (chain, node index or None for both of a para's collators, start in relay blocks from the gate, duration)
+outage = st.tuples(st.sampled_from(("demand", "dg", "storage", "relay")), st.sampled_from((None, 0, 1)),
+                   st.integers(-20, 6), st.integers(2, 14))
+schedules = st.fixed_dictionaries({
+    "book": st.lists(order_strategy(), min_size=2, max_size=7),
+    "outages": st.lists(outage, min_size=1, max_size=3),
+    "paused": st.integers(0, 7).map(lambda n: n == 0),
+})
+# Storage down from before its orders are anchored until after the gate (they are late: refunded),
+# both dg collators down across the gate, then a relay validator, and one demand collator while
+# its legs go out: sell legs waiting on their chain, every run.
+STRESS = {
+    "book": BOOK + [("dg", "Dave", "Sell", 200, 70, 50)],
+    "outages": [("storage", None, -20, 24), ("dg", None, -3, 8), ("relay", 2, 1, 5), ("demand", 1, 0, 6)],
+    "paused": False,
+}
+
+
+def fault_timeline(schedule: dict) -> list[tuple[int, str, str, int]]:
+    """(relay block, "stop" | "start", chain, node) in order. A chain's outages follow each other
+    (never two relay validators down at once, nothing stopped twice)."""
+    events, until = [], {}
+    for chain, who, start, duration in schedule["outages"]:
+        begin = max(GATE + start, until.get(chain, 0) + 1, 2)  # from 2: right after the orders go in
+        end = begin + duration
+        until[chain] = end
+        nodes = ([who % 4] if who is not None else [1]) if chain == "relay" else ([0, 1] if who is None else [who])
+        for i in nodes:
+            events += [(begin, "stop", chain, i), (end, "start", chain, i)]
+    return sorted(events, key=lambda e: (e[0], e[1] != "start"))
+
+
+async def apply_faults(run: MarketRun, nursery, timeline) -> None:
+    for at, action, chain, i in timeline:
+        await run.until_relay_best(at)
+        if chain == "relay":
+            run.system.stop_relay(i) if action == "stop" else await run.system.restart_relay(nursery, i)
+        else:
+            run.system.stop_collator(chain, i) if action == "stop" else await run.system.restart_collator(nursery, chain, i)
+
+
+async def run_schedule(base: Path, schedule: dict) -> dict:
+    period = next_period()
+    run = MarketRun(market_system(base, period), period)
+    async with trio.open_nursery() as nursery:
+        await run.start(nursery)
+        if schedule["paused"]:
+            run.pause()
+        run.place(schedule["book"])
+        await apply_faults(run, nursery, fault_timeline(schedule))
+        outcome = await run.settle()
+        tally = check_outcome(outcome)
+        nursery.cancel_scope.cancel()
+    return tally
+
+
+@settings(max_examples=3, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@example(STRESS)
+@given(schedules)
+def test_random_books_and_faults_settle_atomically_with_supply_kept(schedule):
+    with tempfile.TemporaryDirectory(prefix="mprop-") as base:
+        tally = trio.run(run_schedule, Path(base), schedule, clock=trio.testing.MockClock(autojump_threshold=0))
+    print("market:", tally, "paused:", schedule["paused"], "faults:", fault_timeline(schedule))
