@@ -189,3 +189,28 @@ def test_reserved_funds_cannot_be_transferred(h):
     (outcome,), _ = h.block(transfer(h, "Bob", h.alice, ENDOWMENT - locked + 1, name="transfer_allow_death"))
     assert not outcome.success and outcome.error.error == "InsufficientBalance"
     assert h.account(h.bob).reserved == locked
+
+
+def test_allow_death_transfer_is_refused_while_the_account_holds_a_reserve(h):
+    """A reaped account loses its reserve as dust: escrow another pallet will pay out of."""
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.bob, EXISTENTIAL_DEPOSIT // 2))
+    before = dict(h.state)
+    with pytest.raises(Exception) as raised:
+        in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert raised.value.error == "Expendability" and h.state == before
+    in_block(h, lambda ctx: h.balances.unreserve(ctx, h.bob, EXISTENTIAL_DEPOSIT // 2))
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert h.account(h.bob).providers == 0
+
+
+def test_allow_death_transfer_is_refused_while_another_pallet_needs_the_account(h):
+    """`keep_alive_checks`: e.g. an open sell order, whose payment will be minted to its owner."""
+    needed = {h.bob}
+    h.balances.keep_alive_checks.append(lambda state, who: who in needed)
+    with pytest.raises(Exception) as raised:
+        in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert raised.value.error == "Expendability"
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob) - EXISTENTIAL_DEPOSIT, keep_alive=False))
+    needed.clear()
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert h.account(h.bob).providers == 0

@@ -23,7 +23,7 @@ from relay.primitives import CandidateCommitments, OutboundBatch
 from relay.router import RELAY_CHAIN
 from relay.xtransfers import sovereign_account
 from tests.relay.harness import ENDOWMENT, RelayHarness
-from tests.xchain.world import CHANNELS, DEMAND, DG, ISSUANCE, Para, Relay, para_genesis
+from tests.xchain.world import CHANNELS, DEMAND, DG, ISSUANCE, Para, Relay, para_genesis, rejects
 from node.primitives.keys import dev_keypair
 from node.rpc.errors import RpcError
 from node.service.market_rpc import MarketRpc
@@ -320,3 +320,41 @@ def test_a_credit_set_after_an_owners_first_order_arrived_does_not_change_that_p
     expected = run_auction(orders, period=PERIOD, tariff=TARIFF, credits={o.owner: 10**6 for o in orders})
     assert [(t["price"], t["xi"]) for t in relay.trades()[:len(expected.trades)]] == [(t.price, t.xi) for t in expected.trades]
     assert relay.market.PeriodCredits.get(relay.overlay(), PERIOD, who) is None  # dropped with the book
+
+
+def test_a_seller_with_an_open_order_cannot_empty_its_account_so_its_payment_always_lands(world):
+    """Were Bob's account reaped, his payment (below the existential deposit) could not be
+    minted to it: the leg would fail on DG after the buyer's chain burned, and the relay would
+    still move the value to DG's sovereign account — one leg without the other."""
+    relay, demand, dg = world
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 100 * G, 150 * G))
+    send_up(relay, dg, dg.place(dg.bob, "Sell", 1, 60 * G, 40 * G))
+    rejects(dg, "Balances", "Expendability",
+            dg.signed(dg.bob, "Balances", "transfer_all", dest={"Id": dg.alice.public_key}, keep_alive=False))
+    bob = dg.free(dg.bob)
+    relay.gate(GATE)
+    (trade,) = relay.trades()
+    assert trade["value"] < dg.balances.existential_deposit
+    deliver(relay, demand, GATE + 1)
+    applied = deliver(relay, dg, GATE + 3)
+    assert not applied.named("MessageFailed")
+    assert dg.order(0)["status"] == "Filled" and dg.free(dg.bob) == bob + trade["value"]
+    assert (relay.trades()[0]["buyer_status"], relay.trades()[0]["seller_status"]) == (APPLIED, APPLIED)
+    assert_supply(relay, demand, dg)
+
+
+def test_a_buyer_with_escrow_cannot_be_reaped_so_its_burn_always_applies(world):
+    """An escrow below the existential deposit would go with a reaped account (dust), and the
+    buy leg would fail while the relay moved its value on to the seller's chain."""
+    relay, demand, dg = world
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 90 * G, 99 * G))
+    assert 0 < demand.reserved(demand.alice) < demand.balances.existential_deposit
+    rejects(demand, "Balances", "Expendability",
+            demand.signed(demand.alice, "Balances", "transfer_all", dest={"Id": demand.bob.public_key}, keep_alive=False))
+    send_up(relay, dg, dg.place(dg.bob, "Sell", 1, 60 * G, 40 * G))
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    deliver(relay, dg, GATE + 3)
+    assert demand.order(0)["status"] == "Filled" and demand.reserved(demand.alice) == 0
+    assert [(t["buyer_status"], t["seller_status"]) for t in relay.trades()] == [(APPLIED, APPLIED)]
+    assert_supply(relay, demand, dg)
