@@ -79,6 +79,9 @@ class Balances(Pallet):
         # fn(state, who) -> bool: another pallet still needs ``who`` to exist (an open order whose
         # payment will be minted to it); a transfer may not reap such an account
         self.keep_alive_checks: list = []
+        # fn(state, amount) for dust burned with a reaped account: TransactionPayment counts it
+        # with the fees, so issuance + burned changes only by cross-chain moves
+        self.dust_listeners: list = []
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -277,6 +280,8 @@ class Balances(Pallet):
             info.providers = 0
             if dust:
                 self._adjust_issuance(ctx.state, -dust)
+                for listener in self.dust_listeners:
+                    listener(ctx.state, dust)
                 self.deposit_event(ctx, "DustLost", {"account": who, "amount": dust})
             self.system.deposit_event(ctx, "KilledAccount", {"account": who})
         self.system.set_account(ctx.state, who, info)
