@@ -37,13 +37,13 @@ TARIFF = Tariff(200 * G, 50 * G)
 class MarketRelay(Relay):
     """`world.Relay` with a Market genesis on a short schedule."""
 
-    def __init__(self, **market):
-        """``market``: more Market genesis keys (or replacements)."""
+    def __init__(self, balances: tuple = (), **market):
+        """``balances``: more genesis accounts; ``market``: more Market genesis keys (or replacements)."""
         keys = (dev_keypair("Alice"), dev_keypair("Bob"))
         RelayHarness.__init__(self, genesis={
             "Router": {"channels": CHANNELS},
             "Balances": {"balances": [(k.public_key, ENDOWMENT) for k in keys]
-                         + [(sovereign_account(p), ISSUANCE) for p in (DEMAND, DG)]},
+                         + [(sovereign_account(p), ISSUANCE) for p in (DEMAND, DG)] + list(balances)},
             "Market": {"period_blocks": PERIOD_BLOCKS, "gate_offset_blocks": GATE_OFFSET, "deadline_blocks": DEADLINE,
                        "first_period": 0, "first_block": FIRST_BLOCK - PERIOD_BLOCKS,
                        "tariff": [(0, 0, TARIFF.grid_sale, TARIFF.grid_purchase)], **market},
@@ -357,4 +357,27 @@ def test_a_buyer_with_escrow_cannot_be_reaped_so_its_burn_always_applies(world):
     deliver(relay, dg, GATE + 3)
     assert demand.order(0)["status"] == "Filled" and demand.reserved(demand.alice) == 0
     assert [(t["buyer_status"], t["seller_status"]) for t in relay.trades()] == [(APPLIED, APPLIED)]
+    assert_supply(relay, demand, dg)
+
+
+def test_a_grid_operator_without_an_account_is_refused_at_genesis():
+    """It would be paid for grid supply out of the buyer chain's sovereign account; a payment
+    below the existential deposit to a missing account fails after the buyer's chain burned."""
+    with pytest.raises(ValueError, match="grid operator"):
+        MarketRelay(grid_operator=b"nobody".ljust(32, b"\0"))
+
+
+def test_the_grid_operator_cannot_be_reaped_so_grid_supply_payments_always_land():
+    operator = dev_keypair("Charlie")
+    relay = MarketRelay(balances=[(operator.public_key, ENDOWMENT)], grid_operator=operator.public_key)
+    demand, dg = MarketPara(DEMAND), MarketPara(DG)
+    rejects(relay, "Balances", "Expendability",
+            relay.signed(operator, "Balances", "transfer_all", dest={"Id": dev_keypair("Alice").public_key},
+                         keep_alive=False))
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 90 * G, 99 * G))  # the grid supplies it below the ED
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    (trade,) = relay.trades()
+    assert trade["value"] < relay.balances.existential_deposit and trade["seller"] == operator.public_key
+    assert relay.free(operator.public_key) == ENDOWMENT + trade["value"]
     assert_supply(relay, demand, dg)
