@@ -434,8 +434,8 @@ def check_outcome(outcome: Outcome) -> dict:
         assert legs == Counter(first + i for i, c in chains_of if c == para_id), kind
         assert released == Counter(order_id for (chain, order_id), r in outcome.orders.items()
                                    if chain == para_id and r["status"] == "Refunded"), kind
-    if checker.deferred:  # blocked from the gate on, and refunded at the deadline
-        assert not committed and checker.deferred == list(range(GATE, GATE + DEADLINE_BLOCKS)), checker.deferred
+    if checker.deferred:  # tried every block from the gate, refunded at the deadline
+        assert not committed and checker.deferred == list(range(GATE, DEADLINE + 1)), checker.deferred  # tried at the deadline too
     return {"orders": len(outcome.orders), "late": len(checker.rejected), "trades": len(expected), "deferred": len(checker.deferred),
             "cross_chain": sum(1 for t in expected if t["buyer_chain"] and t["seller_chain"] and t["buyer_chain"] != t["seller_chain"]),
             "same_chain": sum(1 for t in expected if t["buyer_chain"] == t["seller_chain"]),
@@ -577,6 +577,18 @@ STRESS = {
     "drains": [1, 4],
 }
 
+# The grid operator holds only its existential deposit, and sellers offer more than buyers take:
+# the grid purchase cannot be paid, the auction is deferred every block until the deadline, and
+# every escrow comes back — while DG's collators take turns being down and a relay validator stops.
+GRID_BLOCKED = {
+    "book": [("dg", "Charlie", "Sell", 900, 100, 70), ("demand", "Alice", "Buy", 300, 120, 180),
+             ("storage", "Ferdie", "Sell", 400, 90, 60), ("storage", "Eve", "Buy", 100, 80, 95)],
+    "outages": [("dg", 0, -2, 6), ("relay", 3, 4, 6), ("dg", 1, 1, 8)],
+    "blocked": "grid",
+    "capacity": 1024,
+    "drains": [1],
+}
+
 
 def fault_timeline(schedule: dict) -> list[tuple[int, str, str, int]]:
     """(relay block, "stop" | "start", chain, node) in order. A chain's outages follow each other
@@ -623,9 +635,10 @@ async def run_schedule(base: Path, schedule: dict) -> dict:
     return tally
 
 
-@settings(max_examples=2, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=1, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @example(STRESS)
+@example(GRID_BLOCKED)
 @given(schedules)
 def test_random_books_and_faults_settle_atomically_with_supply_kept(schedule):
     with tempfile.TemporaryDirectory(prefix="mprop-") as base:
