@@ -355,7 +355,8 @@ class Outcome:
 
 def expected_trades(outcome: Outcome) -> list[dict]:
     """`run_auction` on the period's orders in the order the relay received them, as trade
-    records (grid legs clamped to the order's reserve: relay.market's decision)."""
+    records (a grid trade records the auction's price and settles within the order's reserve:
+    relay.market's decision)."""
     book = outcome.checker.received.get(outcome.run.period, [])
     records = [outcome.orders[key] for key in book]
     orders = [Order(Side.BUY if r["side"] == "Buy" else Side.SELL, r["quantity"], r["price"], r["reserve"], outcome.run.period,
@@ -365,7 +366,7 @@ def expected_trades(outcome: Outcome) -> list[dict]:
     for t in result.trades:
         out.append({"round": t.round, "buyer": t.buyer, "buyer_chain": book[t.buy][0], "buy_order": book[t.buy][1],
                     "seller": t.seller, "seller_chain": book[t.sell][0], "sell_order": book[t.sell][1],
-                    "quantity": t.quantity, "price": t.price, "value": trade_value(t.quantity, t.price)})
+                    "quantity": t.quantity, "price": t.price, "value": trade_value(t.quantity, t.price), "xi": t.xi})
     for g in result.grid:
         chain, order_id = book[g.order]
         if g.side is Side.BUY:
@@ -376,7 +377,7 @@ def expected_trades(outcome: Outcome) -> list[dict]:
             price = max(g.price, orders[g.order].reserve)
             parties = {"buyer": GRID_ACCOUNT, "buyer_chain": 0, "buy_order": None,
                        "seller": g.owner, "seller_chain": chain, "sell_order": order_id}
-        out.append({"round": 0, **parties, "quantity": g.quantity, "price": price, "value": trade_value(g.quantity, price)})
+        out.append({"round": 0, **parties, "quantity": g.quantity, "price": g.price, "value": trade_value(g.quantity, price), "xi": 0})
     return out
 
 
