@@ -11,6 +11,8 @@ Escrow, kept exact at all times (the property tests hold it to this):
   its allowance — a generator's capacity times the period, a battery's state of charge — and a
   battery buyer's within its free capacity (`parachains.roles`). Loads and EV chargers buy
   without an energy limit.
+- an owner with anything in `Committed` cannot be reaped (`Balances.keep_alive_checks`): a leg
+  pays out of its reserve or mints into its account, and must not fail for want of the account.
 
 Who may trade is the chain's rule (`ChainRules.sides`): demand buys, DG sells, storage both.
 Every rejection in market.md's list has its own error, checked before anything is written.
@@ -143,6 +145,9 @@ class Orders(Pallet):
         # link sends it to the relay (a listener that raises fails the placement)
         self.placed_listeners: list = []
         self.market_link = None  # set by parachains.market.MarketLink: decides whether orders can be cancelled here
+        # an owner with open orders or undelivered obligations must not be reaped: a leg pays out of
+        # its reserve or mints into its account (a failed leg would break the trade's atomicity)
+        balances.keep_alive_checks.append(lambda state, who: self.Committed.contains(state, who))
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):

@@ -51,6 +51,9 @@ Decisions where market.md and the issue are open:
 - The operator may pause the market (`set_paused`, root): paused periods are not auctioned and
   at their deadline every order is refunded. A run that fails (e.g. the grid operator cannot
   pay for a grid purchase) is rolled back and retried each block until the deadline.
+- The grid operator is paid for grid supply after the buyer's chain burned, so that payment must
+  not fail: a custom operator must have an account at genesis, and it cannot be reaped
+  (`Balances.keep_alive_checks`).
 - Legs wait in the pallet's own outbox when a channel is full and go down as it drains, so a
   committed leg is never dropped (and committing never fails on channel capacity).
 
@@ -188,6 +191,8 @@ class Market(Pallet):
         router.handlers.register(MARKET, self._on_upward)
         router.delivered_listeners.append(self._on_delivered)
         self.credit_book = CreditBook(self)
+        # grid supply is paid to the operator after the buyer's chain burned: it must stay payable
+        balances.keep_alive_checks.append(lambda state, who: who == (self.Config.get(state) or {}).get("grid_operator"))
 
     def constants(self):
         return [Constant("MarketAccount", AccountId, MARKET_ACCOUNT, "Holds value between chains during settlement.")]
@@ -518,6 +523,8 @@ class Market(Pallet):
         self.balances.genesis_endow(state, MARKET_ACCOUNT, self.balances.existential_deposit)
         if c["grid_operator"] == GRID_ACCOUNT:
             self.balances.genesis_endow(state, GRID_ACCOUNT, c["grid_endowment"])
+        elif self.balances.free_balance(state, c["grid_operator"]) < self.balances.existential_deposit:
+            raise ValueError("a custom grid operator needs an account (Balances genesis) to be paid into")
 
 
 _STATUS_FIELD = {BUY_LEG: "buyer_status", SELL_LEG: "seller_status"}

@@ -2,7 +2,10 @@
 
 Accounts below the existential deposit do not exist: a transfer that would create one is refused,
 and one that would leave one behind (allowed only by `transfer_allow_death`) reaps the account and
-burns the dust. Other pallets escrow funds through the reserve (`reserve`, `unreserve`,
+burns the dust — unless the account holds a reserve or another pallet still needs it
+(`keep_alive_checks`, as FRAME's consumer references): then the transfer is refused, because
+settlement will pay out of that reserve or into that account and must not fail. Other pallets
+escrow funds through the reserve (`reserve`, `unreserve`,
 `repatriate_reserved`, `slash_reserved`), which is exact: releasing more than is reserved is an
 error, never a silent partial release. Event and error indices follow polkadot-sdk so client tooling reads them right.
 """
@@ -73,6 +76,12 @@ class Balances(Pallet):
         super().__init__(index)
         self.system = system
         self.existential_deposit = existential_deposit
+        # fn(state, who) -> bool: another pallet still needs ``who`` to exist (an open order whose
+        # payment will be minted to it); a transfer may not reap such an account
+        self.keep_alive_checks: list = []
+        # fn(state, amount) for dust burned with a reaped account: TransactionPayment counts it
+        # with the fees, so issuance + burned changes only by cross-chain moves
+        self.dust_listeners: list = []
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -130,7 +139,7 @@ class Balances(Pallet):
         if sender.free < value:
             raise self.error("InsufficientBalance")
         remaining = sender.free - value
-        if keep_alive and remaining < self.existential_deposit:
+        if remaining < self.existential_deposit and (keep_alive or sender.reserved or self._needed(state, source)):
             raise self.error("Expendability")  # allow-death transfers reap the remainder instead
         if source == dest:
             self.deposit_event(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
@@ -139,6 +148,9 @@ class Balances(Pallet):
         sender.free = remaining
         self._store_or_reap(ctx, source, sender)
         self.deposit_event(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
+
+    def _needed(self, state, who: bytes) -> bool:
+        return any(check(state, who) for check in self.keep_alive_checks)
 
     def can_withdraw(self, account, amount: int) -> bool:
         """Can ``account`` (an AccountInfo) give ``amount`` out of circulation and stay alive?"""
@@ -268,6 +280,8 @@ class Balances(Pallet):
             info.providers = 0
             if dust:
                 self._adjust_issuance(ctx.state, -dust)
+                for listener in self.dust_listeners:
+                    listener(ctx.state, dust)
                 self.deposit_event(ctx, "DustLost", {"account": who, "amount": dust})
             self.system.deposit_event(ctx, "KilledAccount", {"account": who})
         self.system.set_account(ctx.state, who, info)

@@ -1,7 +1,9 @@
 """pallet_transaction_payment: what an extrinsic costs, charged before it is dispatched.
 
 fee = weight_to_fee(base weight + call weight) + length × byte fee + tip. Fees are burned (they
-leave total issuance), which is what the cross-chain supply invariant accounts for.
+leave total issuance), which is what the cross-chain supply invariant accounts for; so is the
+dust of reaped accounts (`Balances.dust_listeners`), the only other way value leaves a chain
+without going to another chain.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class TransactionPayment(Pallet):
 
     # -- storage ------------------------------------------------------------------------------
     NextFeeMultiplier = StorageValue(FixedU128, default=10**18)
-    FeesBurned = StorageValue(U128, default=0, docs="All fees ever burned on this chain (for the cross-chain supply check).")
+    FeesBurned = StorageValue(U128, default=0, docs="All fees (and dust of reaped accounts) ever burned on this chain, for the cross-chain supply check.")
 
     # -- events -------------------------------------------------------------------------------
     EVENTS = (
@@ -37,6 +39,7 @@ class TransactionPayment(Pallet):
     def __init__(self, index: int, balances):
         super().__init__(index)
         self.balances = balances
+        balances.dust_listeners.append(self._count_burned)
 
     # -- constants ----------------------------------------------------------------------------
     def constants(self):
@@ -58,6 +61,9 @@ class TransactionPayment(Pallet):
         self.balances.withdraw_from(ctx, who, account, fee)
         if fee:
             self.FeesBurned.set(ctx.state, self.FeesBurned.get(ctx.state) + fee)
+
+    def _count_burned(self, state, amount: int) -> None:
+        self.FeesBurned.set(state, self.FeesBurned.get(state) + amount)
 
     def note_paid(self, ctx, who: bytes, fee: int, tip: int) -> None:
         self.deposit_event(ctx, "TransactionFeePaid", {"who": who, "actual_fee": fee, "tip": tip})

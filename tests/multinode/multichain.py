@@ -1,7 +1,9 @@
 """The whole system in one process: a relay (4 validators) and the demand, DG and storage
 parachains (2 collators each), every chain on its own in-memory network, on trio's virtual
 clock. Channels between every pair of chains, sovereign accounts funded with each parachain's
-issuance — the same genesis `parawatt testnet` writes."""
+issuance — the same genesis `parawatt testnet` writes. Extra genesis sections (the market's
+aggregators on each para, a Market schedule on the relay) come in as ``para_genesis`` (per kind)
+and ``relay_genesis``."""
 
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ CAPACITY, MAX_MESSAGE = 1024, 4096
 
 
 class MultiChain:
-    def __init__(self, base, *, kinds=("demand", "dg", "storage"), collators=2, block_time_ms=1000, capacity=CAPACITY):
+    def __init__(self, base, *, kinds=("demand", "dg", "storage"), collators=2, block_time_ms=1000, capacity=CAPACITY,
+                 para_genesis: dict[str, dict] | None = None, relay_genesis: dict | None = None):
         self.kinds = list(kinds)
+        self.para_genesis = para_genesis or {}
+        self.relay_genesis = relay_genesis or {}
         chain_ids = [0] + [PARA_IDS[k] for k in self.kinds]
         self.channels = [(a, b, capacity, MAX_MESSAGE) for a in chain_ids for b in chain_ids if a != b]
         self.relay = Cluster(base / "relay", "aura", n=4, block_time_ms=block_time_ms)
@@ -51,7 +56,7 @@ class MultiChain:
 
         def config(i):
             cfg = base_config(i)
-            genesis = dict(cfg.genesis)
+            genesis = {**cfg.genesis, **self.para_genesis.get(kind, {})}
             genesis["Messaging"] = {"channels": self.channels}
             genesis["ParachainSystem"] = {"relay_authorities": list(self.relay.authorities.keys), "relay_chain_id": RELAY_ID}
             client = LocalRelayClient(self.relay_nodes, self.relay.authorities)
@@ -64,7 +69,7 @@ class MultiChain:
     def _relay_config(self, base_config):
         def config(i):
             cfg = base_config(i)
-            genesis = dict(cfg.genesis)
+            genesis = {**cfg.genesis, **self.relay_genesis}
             genesis["Offences"] = {"authorities": list(self.relay.authorities.keys), "crypto": "ed25519", "chain_id": RELAY_ID}
             genesis["Paras"] = {
                 "paras": [{"id": PARA_IDS[k], "name": k, "code": f"parawatt-{k}-v1".encode(),

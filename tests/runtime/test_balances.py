@@ -2,6 +2,7 @@
 
 import pytest
 
+from node.runtime.overlay import StateOverlay
 from tests.runtime.harness import ENDOWMENT, EXISTENTIAL_DEPOSIT, Harness
 
 
@@ -189,3 +190,41 @@ def test_reserved_funds_cannot_be_transferred(h):
     (outcome,), _ = h.block(transfer(h, "Bob", h.alice, ENDOWMENT - locked + 1, name="transfer_allow_death"))
     assert not outcome.success and outcome.error.error == "InsufficientBalance"
     assert h.account(h.bob).reserved == locked
+
+
+def test_allow_death_transfer_is_refused_while_the_account_holds_a_reserve(h):
+    """A reaped account loses its reserve as dust: escrow another pallet will pay out of."""
+    in_block(h, lambda ctx: h.balances.reserve(ctx, h.bob, EXISTENTIAL_DEPOSIT // 2))
+    before = dict(h.state)
+    with pytest.raises(Exception) as raised:
+        in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert raised.value.error == "Expendability" and h.state == before
+    in_block(h, lambda ctx: h.balances.unreserve(ctx, h.bob, EXISTENTIAL_DEPOSIT // 2))
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert h.account(h.bob).providers == 0
+
+
+def test_allow_death_transfer_is_refused_while_another_pallet_needs_the_account(h):
+    """`keep_alive_checks`: e.g. an open sell order, whose payment will be minted to its owner."""
+    needed = {h.bob}
+    h.balances.keep_alive_checks.append(lambda state, who: who in needed)
+    with pytest.raises(Exception) as raised:
+        in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert raised.value.error == "Expendability"
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob) - EXISTENTIAL_DEPOSIT, keep_alive=False))
+    needed.clear()
+    in_block(h, lambda ctx: h.balances.transfer(ctx, h.bob, h.alice, h.free(h.bob), keep_alive=False))
+    assert h.account(h.bob).providers == 0
+
+
+def test_dust_of_a_reaped_account_counts_as_burned_for_the_supply_check(h):
+    """issuance + fees burned only changes by cross-chain moves: dust leaves the issuance too,
+    so it must be counted with the fees, or `sovereign == issuance + fees burned` breaks."""
+    payment = h.runtime.pallet("TransactionPayment")
+    burned = lambda: h.total_issuance() + payment.FeesBurned.get(StateOverlay(h.state.get))  # noqa: E731
+    before = burned()
+    left = h.free(h.bob)
+    fee = fee_of(h, transfer(h, "Bob", h.alice, left // 2, "transfer_allow_death"))
+    (outcome,), events = h.block(transfer(h, "Bob", h.alice, left - fee - 1, "transfer_allow_death"))
+    assert outcome.success and ("Balances", "DustLost") in [(p, n) for p, n, _ in events]
+    assert burned() == before

@@ -23,7 +23,7 @@ from relay.primitives import CandidateCommitments, OutboundBatch
 from relay.router import RELAY_CHAIN
 from relay.xtransfers import sovereign_account
 from tests.relay.harness import ENDOWMENT, RelayHarness
-from tests.xchain.world import CHANNELS, DEMAND, DG, ISSUANCE, Para, Relay, para_genesis
+from tests.xchain.world import CHANNELS, DEMAND, DG, ISSUANCE, Para, Relay, para_genesis, rejects
 from node.primitives.keys import dev_keypair
 from node.rpc.errors import RpcError
 from node.service.market_rpc import MarketRpc
@@ -37,13 +37,13 @@ TARIFF = Tariff(200 * G, 50 * G)
 class MarketRelay(Relay):
     """`world.Relay` with a Market genesis on a short schedule."""
 
-    def __init__(self, **market):
-        """``market``: more Market genesis keys (or replacements)."""
+    def __init__(self, balances: tuple = (), **market):
+        """``balances``: more genesis accounts; ``market``: more Market genesis keys (or replacements)."""
         keys = (dev_keypair("Alice"), dev_keypair("Bob"))
         RelayHarness.__init__(self, genesis={
             "Router": {"channels": CHANNELS},
             "Balances": {"balances": [(k.public_key, ENDOWMENT) for k in keys]
-                         + [(sovereign_account(p), ISSUANCE) for p in (DEMAND, DG)]},
+                         + [(sovereign_account(p), ISSUANCE) for p in (DEMAND, DG)] + list(balances)},
             "Market": {"period_blocks": PERIOD_BLOCKS, "gate_offset_blocks": GATE_OFFSET, "deadline_blocks": DEADLINE,
                        "first_period": 0, "first_block": FIRST_BLOCK - PERIOD_BLOCKS,
                        "tariff": [(0, 0, TARIFF.grid_sale, TARIFF.grid_purchase)], **market},
@@ -320,3 +320,64 @@ def test_a_credit_set_after_an_owners_first_order_arrived_does_not_change_that_p
     expected = run_auction(orders, period=PERIOD, tariff=TARIFF, credits={o.owner: 10**6 for o in orders})
     assert [(t["price"], t["xi"]) for t in relay.trades()[:len(expected.trades)]] == [(t.price, t.xi) for t in expected.trades]
     assert relay.market.PeriodCredits.get(relay.overlay(), PERIOD, who) is None  # dropped with the book
+
+
+def test_a_seller_with_an_open_order_cannot_empty_its_account_so_its_payment_always_lands(world):
+    """Were Bob's account reaped, his payment (below the existential deposit) could not be
+    minted to it: the leg would fail on DG after the buyer's chain burned, and the relay would
+    still move the value to DG's sovereign account — one leg without the other."""
+    relay, demand, dg = world
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 100 * G, 150 * G))
+    send_up(relay, dg, dg.place(dg.bob, "Sell", 1, 60 * G, 40 * G))
+    rejects(dg, "Balances", "Expendability",
+            dg.signed(dg.bob, "Balances", "transfer_all", dest={"Id": dg.alice.public_key}, keep_alive=False))
+    bob = dg.free(dg.bob)
+    relay.gate(GATE)
+    (trade,) = relay.trades()
+    assert trade["value"] < dg.balances.existential_deposit
+    deliver(relay, demand, GATE + 1)
+    applied = deliver(relay, dg, GATE + 3)
+    assert not applied.named("MessageFailed")
+    assert dg.order(0)["status"] == "Filled" and dg.free(dg.bob) == bob + trade["value"]
+    assert (relay.trades()[0]["buyer_status"], relay.trades()[0]["seller_status"]) == (APPLIED, APPLIED)
+    assert_supply(relay, demand, dg)
+
+
+def test_a_buyer_with_escrow_cannot_be_reaped_so_its_burn_always_applies(world):
+    """An escrow below the existential deposit would go with a reaped account (dust), and the
+    buy leg would fail while the relay moved its value on to the seller's chain."""
+    relay, demand, dg = world
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 90 * G, 99 * G))
+    assert 0 < demand.reserved(demand.alice) < demand.balances.existential_deposit
+    rejects(demand, "Balances", "Expendability",
+            demand.signed(demand.alice, "Balances", "transfer_all", dest={"Id": demand.bob.public_key}, keep_alive=False))
+    send_up(relay, dg, dg.place(dg.bob, "Sell", 1, 60 * G, 40 * G))
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    deliver(relay, dg, GATE + 3)
+    assert demand.order(0)["status"] == "Filled" and demand.reserved(demand.alice) == 0
+    assert [(t["buyer_status"], t["seller_status"]) for t in relay.trades()] == [(APPLIED, APPLIED)]
+    assert_supply(relay, demand, dg)
+
+
+def test_a_grid_operator_without_an_account_is_refused_at_genesis():
+    """It would be paid for grid supply out of the buyer chain's sovereign account; a payment
+    below the existential deposit to a missing account fails after the buyer's chain burned."""
+    with pytest.raises(ValueError, match="grid operator"):
+        MarketRelay(grid_operator=b"nobody".ljust(32, b"\0"))
+
+
+def test_the_grid_operator_cannot_be_reaped_so_grid_supply_payments_always_land():
+    operator = dev_keypair("Charlie")
+    relay = MarketRelay(balances=[(operator.public_key, ENDOWMENT)], grid_operator=operator.public_key)
+    demand, dg = MarketPara(DEMAND), MarketPara(DG)
+    rejects(relay, "Balances", "Expendability",
+            relay.signed(operator, "Balances", "transfer_all", dest={"Id": dev_keypair("Alice").public_key},
+                         keep_alive=False))
+    send_up(relay, demand, demand.place(demand.alice, "Buy", 1, 90 * G, 99 * G))  # the grid supplies it below the ED
+    relay.gate(GATE)
+    deliver(relay, demand, GATE + 1)
+    (trade,) = relay.trades()
+    assert trade["value"] < relay.balances.existential_deposit and trade["seller"] == operator.public_key
+    assert relay.free(operator.public_key) == ENDOWMENT + trade["value"]
+    assert_supply(relay, demand, dg)
