@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node.primitives.hashing import blake2_256
 from node.testnet.control import Network, TestnetError
 
 G = 10**9  # planck per kWh: prices below are in thousandths of a token per kWh
@@ -160,6 +161,36 @@ def sign_orders(orders: list[PlannedOrder], chains: dict) -> dict[str, list[tupl
 
 
 # -- following the orders ------------------------------------------------------------------------
+class CanonicalFollower:
+    """New best blocks of one chain, in order, as soon as they appear — and, once finalized,
+    any block that replaced one we read at the same height (a short fork under load: without
+    this, an order booked in the block that won would never be seen booked)."""
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.next = int(chain.call("chain_getHeader")["number"], 16) + 1
+        self.checked = self.next - 1  # heights up to here are final as read
+        self.read: dict[int, str] = {}
+
+    def new_blocks(self) -> list[tuple[int, str]]:
+        out = []
+        finalized = int(self.chain.call("chain_getHeader", [self.chain.call("chain_getFinalizedHead")])["number"], 16)
+        for number in range(self.checked + 1, min(finalized, self.next - 1) + 1):
+            block_hash = self.chain.call("chain_getBlockHash", [number])
+            if self.read.pop(number, block_hash) != block_hash:
+                out.append((number, block_hash))
+            self.checked = number
+        best = int(self.chain.call("chain_getHeader")["number"], 16)
+        while self.next <= best:
+            block_hash = self.chain.call("chain_getBlockHash", [self.next])
+            if block_hash is None:
+                break
+            out.append((self.next, block_hash))
+            self.read[self.next] = block_hash
+            self.next += 1
+        return out
+
+
 @dataclass
 class Tracked:
     order: PlannedOrder
@@ -177,20 +208,21 @@ class Follow:
 
     tracked: list[Tracked]
     by_id: dict = field(default_factory=dict)
-    waiting: dict = field(default_factory=dict)  # signer -> its tracked orders not yet seen in a block
+    by_hash: dict = field(default_factory=dict)  # extrinsic hash -> its order
     period_commit: dict = field(default_factory=dict)  # period -> (time, relay number, block hash)
     trade_orders: dict = field(default_factory=dict)  # trade id -> [(para id, order id)]
     trades_of: dict = field(default_factory=dict)  # (para id, order id) -> open trade ids
     settled_trades: dict = field(default_factory=dict)  # trade id -> (time, relay number)
     rounds: dict = field(default_factory=dict)  # round -> trades
     early: dict = field(default_factory=dict)  # (para id, order id) -> (time, relay number) booked before we saw it included
-    mapped: set = field(default_factory=set)  # committed periods whose trades are mapped to orders
+    mapped: set = field(default_factory=set)
+    relay_seen: dict = field(default_factory=dict)  # relay number -> when we saw it  # committed periods whose trades are mapped to orders
     booked_per_block: dict = field(default_factory=dict)  # relay number -> (orders booked, hash)
     settled_per_block: dict = field(default_factory=dict)  # relay number -> (legs applied, hash)
 
 
 def follow(chains: dict, fl: Follow, followers: dict, *, wait_s: float, progress) -> None:
-    """``followers`` (`transfers.BlockFollower` per chain) were made before the first submission."""
+    """``followers`` (`CanonicalFollower` per chain) were made before the first submission."""
     relay = chains["relay"]
     deadline = time.monotonic() + wait_s
     last_note = 0.0
@@ -198,7 +230,7 @@ def follow(chains: dict, fl: Follow, followers: dict, *, wait_s: float, progress
         for name, follower in followers.items():
             for number, block_hash in follower.new_blocks():
                 now = time.monotonic()
-                relay_number = followers["relay"].next - 1
+                relay_number = followers["relay"].next - 1  # the relay's best as we last read it
                 events = chains[name].events(block_hash)
                 if name == "relay":
                     _relay_events(fl, events, number, block_hash, now)
@@ -216,21 +248,28 @@ def follow(chains: dict, fl: Follow, followers: dict, *, wait_s: float, progress
 
 
 def _para_events(fl: Follow, chain, events, block_hash: str, now: float, relay_number: int) -> None:
-    failed = [index for pallet, event, _, index in events if (pallet, event) == ("System", "ExtrinsicFailed")]
-    if failed:  # refused on its own chain: the signer's next order
-        signers = chain.signers(block_hash)
-        for index in failed:
-            if fl.waiting.get(signers[index]):
-                fl.waiting[signers[index]].pop(0).outcome = "failed"
-    for pallet, event, f, _ in events:
-        if (pallet, event) == ("Orders", "OrderPlaced") and fl.waiting.get(f["owner"]):
-            t = fl.waiting[f["owner"]].pop(0)  # one signer's orders are included in nonce order
-            t.id = (chain.chain_id, f["order_id"])
-            fl.by_id[t.id] = t
-            early = fl.early.pop(t.id, None)  # its booking was read first (both blocks came in one poll)
-            _step(t, "included", *(early or (now, relay_number)))
-            if early:
-                _step(t, "booked", *early)
+    """Orders placed (or refused) in a para block, matched by extrinsic hash — so reading the
+    block that replaced a forked-away one maps each order to its final id."""
+    ours = [(pallet, event, f, index) for pallet, event, f, index in events
+            if (pallet, event) in (("System", "ExtrinsicFailed"), ("Orders", "OrderPlaced"))]
+    if not ours:
+        return
+    hashes = [blake2_256(bytes.fromhex(xt[2:])) for xt in chain.call("chain_getBlock", [block_hash])["block"]["extrinsics"]]
+    for pallet, event, f, index in ours:
+        t = fl.by_hash.get(hashes[index])
+        if t is None:
+            continue
+        if event == "ExtrinsicFailed":
+            t.outcome = "failed"
+            continue
+        if t.id is not None and fl.by_id.get(t.id) is t:
+            del fl.by_id[t.id]
+        t.id = (chain.chain_id, f["order_id"])
+        fl.by_id[t.id] = t
+        early = fl.early.pop(t.id, None)  # its booking was read first (both blocks came in one poll)
+        _step(t, "included", *(early or (now, relay_number)))
+        if early:
+            _step(t, "booked", *early)
 
 
 def _relay_events(fl: Follow, events, number: int, block_hash: str, now: float) -> None:
@@ -266,6 +305,7 @@ def _relay_events(fl: Follow, events, number: int, block_hash: str, now: float) 
         fl.booked_per_block[number] = (booked, block_hash)
     if settled:
         fl.settled_per_block[number] = (settled, block_hash)
+    fl.relay_seen[number] = now
 
 
 def _map_trades(fl: Follow, relay, period: int) -> None:
@@ -345,6 +385,9 @@ def format_report(r: dict) -> list[str]:
         blocks = "—" if s["relayBlocks"] is None else f"#{s['relayBlocks'][0]}–#{s['relayBlocks'][1]}"
         lines.append(f"{name:<10} {s['orders']:>7} {num(s['perS'], '9.1f'):>9} {num(s['p50S'], '7.2f'):>7} {num(s['p95S'], '7.2f'):>7} "
                      f"{num(s['relayBlocksP50'], '7.0f'):>7} {num(s['relayBlocksP95'], '7.0f'):>7}  {blocks}")
+    lines.append("orders booked per relay block: " + ", ".join(f"#{n} {c}" for n, c in r["bookedPerRelayBlock"].items()))
+    lines.append("legs applied per relay block:  " + ", ".join(f"#{n} {c}" for n, c in r["legsAppliedPerRelayBlock"].items()))
+    lines.append(f"relay blocks came every {r['relayBlockS']} s on average (slot {BLOCK_TIME_MS / 1000:g} s)")
     lines.append(f"trades: {r['trades']} ({', '.join(f'round {k}: {v}' for k, v in sorted(r['tradesByRound'].items()))}; round 0 is the grid)")
     settled = r["steps"]["settled"]["perS"]
     lines.append(f"sr25519 verifications/s {r['verifyRate']:,.0f}  → settled orders/s as a fraction: "
@@ -435,7 +478,7 @@ def run(args, progress=print) -> dict:
     from node.bench_chain import sr25519_verifications_per_second
     from node.testnet.launcher import launch, prepare
     from node.testnet.spec import parse_spec
-    from node.testnet.transfers import BlockFollower, _submit_batch, open_chains
+    from node.testnet.transfers import _submit_batch, open_chains
 
     verify_rate = sr25519_verifications_per_second()
     progress(f"sr25519 verifications/s: {verify_rate:,.0f}")
@@ -462,11 +505,11 @@ def run(args, progress=print) -> dict:
             by_chain[o.agg.chain].append(t)
         fl = Follow(tracked)
         for name in CHAINS:
-            for (signer, _), t in zip(signed[name], by_chain[name]):
-                fl.waiting.setdefault(signer, []).append(t)
+            for (_, xt), t in zip(signed[name], by_chain[name]):
+                fl.by_hash[blake2_256(bytes.fromhex(xt[2:]))] = t
         relay = chains["relay"]
         # followed from before the first submission; the relay first, so a block's relay number is never older than it
-        followers = {name: BlockFollower(chains[name]) for name in ("relay", *CHAINS)}
+        followers = {name: CanonicalFollower(chains[name]) for name in ("relay", *CHAINS)}
         # submit: the chains in turn, one batch each, so every chain fills its pool at once
         cursor = {name: 0 for name in CHAINS}
         while any(cursor[n] < len(signed[n]) for n in CHAINS):
@@ -501,7 +544,17 @@ def run(args, progress=print) -> dict:
             "periods": periods, "outcomes": outcomes, "steps": step_report(tracked), "trades": trades,
             "tradesByRound": dict(fl.rounds),
             "commitBlocks": {p: v[1] for p, v in fl.period_commit.items()}, "verifyRate": round(verify_rate),
+            "bookedPerRelayBlock": {n: c for n, (c, _) in sorted(fl.booked_per_block.items())},
+            "legsAppliedPerRelayBlock": {n: c for n, (c, _) in sorted(fl.settled_per_block.items())},
+            "relayBlockS": _block_time(fl.relay_seen),
             "replays": replays, "runDir": str(run_dir)}
+
+
+def _block_time(seen: dict[int, float]) -> float | None:
+    """Mean seconds per relay block while we followed it (1 s when the relay keeps up)."""
+    if len(seen) < 2:
+        return None
+    return round((seen[max(seen)] - seen[min(seen)]) / (max(seen) - min(seen)), 2)
 
 
 def _gate(relay, period: int) -> int:
@@ -550,8 +603,9 @@ def register(kinds) -> None:
     bench.add_argument("--orders", type=_bounded_int(1, MAX_ORDERS, "orders"), default=3000, help="signed orders (default 3000)")
     bench.add_argument("--aggregators", type=_bounded_int(1, MAX_AGGREGATORS, "aggregators"), default=4,
                        help="aggregators per parachain (default 4)")
-    bench.add_argument("--period-blocks", type=_period_blocks, default=30,
-                       help="relay blocks per hour-long trading period: time compression (default 30)")
+    bench.add_argument("--period-blocks", type=_period_blocks, default=10,
+                       help="relay blocks per hour-long trading period: time compression (default 10; the gate then "
+                            "comes at most 10 blocks after the orders could all be booked)")
     bench.add_argument("--periods", type=_bounded_int(1, 24, "periods"), default=1, help="spread the orders over this many periods (default 1)")
     bench.add_argument("--wait", type=float, default=300, help="give up following after this many seconds (default 300)")
     bench.add_argument("--out", type=Path, help="write market.json here")
