@@ -30,6 +30,10 @@ def register(sub) -> None:
 
     register_transfers(kinds)
 
+    from node.bench_market import register as register_market
+
+    register_market(kinds)
+
     from node.bench_sweep import register as register_sweep
 
     register_sweep(kinds)

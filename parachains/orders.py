@@ -162,7 +162,8 @@ class Orders(Pallet):
         """Place a buy or sell order for ``period``; escrows q · r funds (buy) or q energy (sell)."""
         owner = ctx.ensure_signed(origin)
         state = ctx.state
-        status = self.registry.status(state, owner)
+        info = self.registry.aggregator(state, owner)  # read once: its status here, its limits in _commit
+        status = self.registry.status_of(state, info)
         if status is not Status.ACTIVE:
             raise self.error(_STATUS_ERRORS[status])
         if side not in self._sides:
@@ -181,7 +182,7 @@ class Orders(Pallet):
             validate_credit(self.credit(state, owner), self.exclusion_threshold)
         except CreditBelowThreshold as e:
             raise self.error("CreditBelowThreshold") from e
-        committed, per_period = self._commit(state, owner, order)
+        committed, per_period = self._commit(state, owner, order, info, periods)
         funds = escrow_required(order) if order.side is Side.BUY else 0
         if funds and not self.balances.can_reserve(state, owner, funds):
             raise self.error("InsufficientFunds")
@@ -192,11 +193,12 @@ class Orders(Pallet):
             self.Escrowed.set(state, owner, self.Escrowed.get(state, owner) + funds)
         self._store(state, self.Committed, owner, committed)
         self._store(state, self.PeriodCommitted, owner, period, per_period)
-        self.Orders.set(state, order_id, {"owner": owner, "side": side, "quantity": quantity_10wh, "price": price, "reserve": reserve,
-                                          "period": period, "remaining": quantity_10wh, "escrow": funds, "status": "Open"})
+        record = {"owner": owner, "side": side, "quantity": quantity_10wh, "price": price, "reserve": reserve,
+                  "period": period, "remaining": quantity_10wh, "escrow": funds, "status": "Open"}
+        self.Orders.set(state, order_id, record)
         self.NextOrderId.set(state, order_id + 1)
         for listener in self.placed_listeners:
-            listener(ctx, order_id, self.Orders.get(state, order_id))
+            listener(ctx, order_id, dict(record))  # what was stored, without reading it back
         self.deposit_event(ctx, "OrderPlaced", {"order_id": order_id, "owner": owner, "side": side, "quantity": quantity_10wh,
                                                 "price": price, "reserve": reserve, "period": period})
 
@@ -285,10 +287,10 @@ class Orders(Pallet):
         self.deposit_event(ctx, "CreditSet", {"who": who, "credit": credit})
 
     # -- internals ----------------------------------------------------------------------------
-    def _commit(self, state, owner: bytes, order: Order) -> tuple[dict, dict]:
-        """The owner's energy commitments with ``order`` added, if within its limits."""
-        info = self.registry.aggregator(state, owner)
-        limits = energy_limits(ResourceKind.from_variant(info["kind"]), info["capacity"], info["state_of_charge"], self.periods.config(state))
+    def _commit(self, state, owner: bytes, order: Order, info: dict, periods) -> tuple[dict, dict]:
+        """The owner's energy commitments with ``order`` added, if within its limits (``info``:
+        its registry record; ``periods``: the chain's period config)."""
+        limits = energy_limits(ResourceKind.from_variant(info["kind"]), info["capacity"], info["state_of_charge"], periods)
         field = _SIDE_FIELD[order.side]
         committed = dict(self.Committed.get(state, owner))
         per_period = dict(self.PeriodCommitted.get(state, owner, order.period))

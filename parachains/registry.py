@@ -225,6 +225,10 @@ class Registry(Pallet):
     def status(self, state, who: bytes) -> Status:
         return self._status_of(state, self.Aggregators.get(state, who))
 
+    def status_of(self, state, info: dict | None) -> Status:
+        """The status of an aggregator record already read (`aggregator`), or of None."""
+        return self._status_of(state, info)
+
     def is_active_aggregator(self, state, who: bytes) -> bool:
         return self.status(state, who) is Status.ACTIVE
 

@@ -339,9 +339,10 @@ class Market(Pallet):
         self.NextTrade.set(state, trade_id)
         self.credit_book.record_contracts(ctx, period, first, trade_id)
         self.Periods.set(state, period, {**info, "status": COMMITTED, "first_trade": first, "trades": trade_id - first})
-        for i, entry in enumerate(entries):
+        for i in range(len(entries)):
             self.Book.remove(state, period, i)
-            self.PeriodCredits.remove(state, period, entry["owner"])
+        for owner in credits:  # one entry per owner, not per order
+            self.PeriodCredits.remove(state, period, owner)
         self.deposit_event(ctx, "PeriodCommitted", {"period": period, "trades": trade_id - first})
 
     def apply_refunds(self, ctx, period: int) -> None:
@@ -363,12 +364,14 @@ class Market(Pallet):
                   "buy_order": buy["order_id"], "seller": sell["owner"], "seller_chain": sell["chain"],
                   "sell_order": sell["order_id"], "quantity": trade.quantity, "price": trade.price, "value": value,
                   "xi": trade.xi, "buyer_status": PENDING, "seller_status": PENDING}
-        self.Trades.set(ctx.state, trade_id, record)
         same_chain = buy["chain"] == sell["chain"]
-        self._queue(ctx, buy["chain"], _leg(trade_id, buy["order_id"], trade.quantity, trade.price,
-                                            payee=sell["owner"] if same_chain else None), BUY_LEG, trade_id)
-        if same_chain:  # else the sell leg waits until the buyer's chain has burned the payment
-            self._queue(ctx, sell["chain"], _leg(trade_id, sell["order_id"], trade.quantity, trade.price), SELL_LEG, trade_id)
+        if self._queue(ctx, buy["chain"], _leg(trade_id, buy["order_id"], trade.quantity, trade.price,
+                                               payee=sell["owner"] if same_chain else None), BUY_LEG, trade_id):
+            record["buyer_status"] = SENT
+        if same_chain and self._queue(ctx, sell["chain"], _leg(trade_id, sell["order_id"], trade.quantity, trade.price),
+                                      SELL_LEG, trade_id):  # else the sell leg waits until the buyer's chain has burned the payment
+            record["seller_status"] = SENT
+        self.Trades.set(ctx.state, trade_id, record)
         self._trade_event(ctx, trade_id, record)
 
     def _commit_grid(self, ctx, trade_id: int, period: int, grid: GridTrade, entry: dict, grid_operator: bytes) -> None:
@@ -376,19 +379,20 @@ class Market(Pallet):
         if grid.side is Side.BUY:  # the grid supplies: at most the buyer's reserve
             price = min(grid.price, entry["reserve"])
             value = trade_value(grid.quantity, price)
+            sent = self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price), BUY_LEG, trade_id)
             record = {"buyer": entry["owner"], "buyer_chain": entry["chain"], "buy_order": entry["order_id"],
                       "seller": grid_operator, "seller_chain": GRID_CHAIN, "sell_order": None,
-                      "buyer_status": PENDING, "seller_status": APPLIED}
-            self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price), BUY_LEG, trade_id)
+                      "buyer_status": SENT if sent else PENDING, "seller_status": APPLIED}
         else:  # the grid buys, paying at least the seller's reserve into the market account now
             price = max(grid.price, entry["reserve"])
             value = trade_value(grid.quantity, price)
             if value:
                 self.balances.transfer(ctx, grid_operator, MARKET_ACCOUNT, value, keep_alive=True)
+            sent = self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price, mint=value),
+                               SELL_LEG, trade_id)
             record = {"buyer": grid_operator, "buyer_chain": GRID_CHAIN, "buy_order": None,
                       "seller": entry["owner"], "seller_chain": entry["chain"], "sell_order": entry["order_id"],
-                      "buyer_status": APPLIED, "seller_status": PENDING}
-            self._queue(ctx, entry["chain"], _leg(trade_id, entry["order_id"], grid.quantity, price, mint=value), SELL_LEG, trade_id)
+                      "buyer_status": APPLIED, "seller_status": SENT if sent else PENDING}
         record.update(period=period, round=ROUND_GRID, quantity=grid.quantity, price=grid.price, value=value, xi=0)
         self.Trades.set(state, trade_id, record)
         self._trade_event(ctx, trade_id, record)
@@ -399,13 +403,31 @@ class Market(Pallet):
                                                    "price": record["price"], "value": record["value"]})
 
     # -- legs go down ---------------------------------------------------------------------------
-    def _queue(self, ctx, dest: int, message: bytes, kind: int, ident: int) -> None:
+    def _queue(self, ctx, dest: int, message: bytes, kind: int, ident: int) -> bool:
+        """Send a leg down now when nothing waits before it for ``dest`` and the channel has
+        room — True: the caller records it as Sent —, else append it to ``dest``'s outbox (a
+        gate commits thousands of legs: going through the outbox cost each one three more
+        writes and a rewrite of its trade record)."""
         first, nxt = self.OutboxRange.get(ctx.state, dest)
+        if first == nxt and self._send(ctx, dest, message, kind, ident):
+            return True
         dests = self.OutboxDests.get(ctx.state)
         if dest not in dests:
             self.OutboxDests.set(ctx.state, sorted(dests + [dest]))
         self.Outbox.set(ctx.state, dest, nxt, (message, kind, ident))
         self.OutboxRange.set(ctx.state, dest, (first, nxt + 1))
+        return False
+
+    def _send(self, ctx, dest: int, message: bytes, kind: int, ident: int) -> bool:
+        """One leg into the channel to ``dest``, remembered until ``dest`` processes it; False
+        (nothing written) when the channel is full."""
+        try:
+            with ctx.state.transaction():
+                seq = self.router.send(ctx, dest, message)
+        except DispatchError:
+            return False
+        self.InFlight.set(ctx.state, dest, seq, (kind, ident))
+        return True
 
     def _flush(self, ctx) -> None:
         """Send queued legs down while their channels have room; the rest wait for a later block."""
@@ -416,12 +438,8 @@ class Market(Pallet):
                 continue
             while first < nxt:
                 message, kind, ident = self.Outbox.get(state, dest, first)
-                try:
-                    with state.transaction():
-                        seq = self.router.send(ctx, dest, message)
-                except DispatchError:
+                if not self._send(ctx, dest, message, kind, ident):
                     break  # full: it stays queued, in order
-                self.InFlight.set(state, dest, seq, (kind, ident))
                 if kind in _STATUS_FIELD:  # a leg (not a refund or a credit)
                     record = self.Trades.get(state, ident)
                     self.Trades.set(state, ident, {**record, _STATUS_FIELD[kind]: SENT})
@@ -442,33 +460,39 @@ class Market(Pallet):
             if kind not in _STATUS_FIELD:
                 continue  # a refund or a credit: nothing to settle
             record = self.Trades.get(state, ident)
+            sell_leg_sent = False
             try:
                 with state.transaction():
-                    self._settle_value(ctx, ident, record, kind)
+                    sell_leg_sent = self._settle_value(ctx, ident, record, kind)
             except DispatchError:  # never fail the inclusion inherent; the value waits in the market account
                 self.deposit_event(ctx, "SettlementStuck", {"trade_id": ident})
-            record = {**self.Trades.get(state, ident), _STATUS_FIELD[kind]: APPLIED}
-            self.Trades.set(state, ident, record)
+            record = {**record, _STATUS_FIELD[kind]: APPLIED}
+            if sell_leg_sent:
+                record["seller_status"] = SENT
+            self.Trades.set(state, ident, record)  # read once, written once per leg
             self.deposit_event(ctx, "LegApplied", {"trade_id": ident, "chain": dest})
             if record["buyer_status"] == APPLIED and record["seller_status"] == APPLIED:
                 self.deposit_event(ctx, "TradeSettled", {"trade_id": ident})
         self._flush(ctx)
 
-    def _settle_value(self, ctx, trade_id: int, record: dict, kind: int) -> None:
+    def _settle_value(self, ctx, trade_id: int, record: dict, kind: int) -> bool:
+        """Move the value a processed leg released; True when it sent the sell leg down (the
+        caller records it; a sell leg left in the outbox is recorded by `_flush`)."""
         value, buyer_chain, seller_chain = record["value"], record["buyer_chain"], record["seller_chain"]
         if buyer_chain == seller_chain:
-            return  # paid on that chain by the buy leg
+            return False  # paid on that chain by the buy leg
         if kind == BUY_LEG:  # the buyer's chain burned the payment: its reserve leaves it
             if seller_chain == GRID_CHAIN:
                 if value:
                     self.balances.transfer(ctx, sovereign_account(buyer_chain), record["seller"], value, keep_alive=False)
-                return
+                return False
             if value:
                 self.balances.transfer(ctx, sovereign_account(buyer_chain), MARKET_ACCOUNT, value, keep_alive=False)
-            self._queue(ctx, seller_chain, _leg(trade_id, record["sell_order"], record["quantity"], record["price"], mint=value),
-                        SELL_LEG, trade_id)
-        elif value:  # the seller's chain minted it
+            return self._queue(ctx, seller_chain, _leg(trade_id, record["sell_order"], record["quantity"], record["price"], mint=value),
+                               SELL_LEG, trade_id)
+        if value:  # the seller's chain minted it
             self.balances.transfer(ctx, MARKET_ACCOUNT, sovereign_account(seller_chain), value, keep_alive=True)
+        return False
 
     # -- what the RPC reads ---------------------------------------------------------------------
     def trade(self, state, trade_id: int) -> dict | None:

@@ -18,7 +18,7 @@ from bridge.tariff import Tariff
 from node.pallets.messaging import chain_heads
 from node.runtime.errors import DispatchError
 from node.runtime.pallet import ROOT, Origin
-from relay.market import APPLIED, COMMITTED, GRID_ACCOUNT, MARKET_ACCOUNT, REFUNDED, ROUND_GRID
+from relay.market import APPLIED, COMMITTED, GRID_ACCOUNT, MARKET_ACCOUNT, PENDING, REFUNDED, ROUND_GRID, SENT
 from relay.primitives import CandidateCommitments, OutboundBatch
 from relay.router import RELAY_CHAIN
 from relay.xtransfers import sovereign_account
@@ -380,4 +380,36 @@ def test_the_grid_operator_cannot_be_reaped_so_grid_supply_payments_always_land(
     (trade,) = relay.trades()
     assert trade["value"] < relay.balances.existential_deposit and trade["seller"] == operator.public_key
     assert relay.free(operator.public_key) == ENDOWMENT + trade["value"]
+    assert_supply(relay, demand, dg)
+
+
+def test_committed_legs_go_straight_down_when_their_channel_has_room(world):
+    relay, demand, dg = world
+    place_book(demand, dg, relay)
+    relay.gate(GATE)
+    r1, r2, grid = relay.trades()
+    # the buy legs and the grid purchase's mint are in their channels, not in the outbox; the
+    # cross-chain sell legs wait for the buyer's chain to burn
+    assert [(t["buyer_status"], t["seller_status"]) for t in (r1, r2, grid)] == [(SENT, PENDING), (SENT, PENDING), (APPLIED, SENT)]
+    state = relay.overlay()
+    assert all(relay.market.OutboxRange.get(state, dest) == (0, 0) for dest in (DEMAND, DG))
+    assert relay.router.Heads.get(state, RELAY_CHAIN, DEMAND)["count"] == 2
+    assert relay.router.Heads.get(state, RELAY_CHAIN, DG)["count"] == 1
+
+
+def test_legs_wait_in_the_outbox_in_order_while_a_channel_is_full_and_all_settle(world):
+    relay, demand, dg = world
+    place_book(demand, dg, relay)
+    relay.apply(lambda ctx: [relay.router.send(ctx, DEMAND, b"\xfe") for _ in range(3)], GATE - 1)  # room for one more
+    relay.gate(GATE)
+    r1, r2, _ = relay.trades()
+    assert (r1["buyer_status"], r2["buyer_status"]) == (SENT, PENDING)  # the second waits behind the first
+    assert relay.market.OutboxRange.get(relay.overlay(), DEMAND) == (0, 1)
+    deliver(relay, dg, GATE + 1)
+    deliver(relay, demand, GATE + 3)  # the filler and r1's leg are processed: r2's leg goes down
+    assert relay.trades()[1]["buyer_status"] == SENT
+    assert relay.market.OutboxRange.get(relay.overlay(), DEMAND) == (1, 1)
+    deliver(relay, demand, GATE + 5)
+    deliver(relay, dg, GATE + 7)
+    assert [(t["buyer_status"], t["seller_status"]) for t in relay.trades()] == [(APPLIED, APPLIED)] * 3
     assert_supply(relay, demand, dg)
