@@ -25,7 +25,8 @@ import trio
 from node.primitives.header import Header
 from node.service.node import NodeExtension
 from node.runtime.overlay import StateOverlay
-from parachains.collation import build_candidate
+from node.primitives.hashing import blake2_256
+from parachains.collation import candidate_receipt, record_candidate
 from parachains.inbound import RelayView, channels_of, fetch_relay_view, relay_data
 from parachains.relay_client import Anchored, RelayError
 
@@ -47,6 +48,9 @@ class CollationService(NodeExtension):
         self.anchored: Anchored | None = None
         self._submitted: dict[bytes, int] = {}  # para block hash -> tick it was last sent
         self._seen: dict[bytes, int] = {}  # para block hash -> tick it was first due (another collator's turn)
+        # para block hash -> (number, PoV, commitments): a resend only needs a new relay parent,
+        # not a second recording of the same block
+        self._recorded: dict[bytes, tuple] = {}
         authorities, keypair = node.config.authorities, node.config.keypair
         in_set = authorities is not None and keypair is not None and keypair.public_key in authorities.keys
         self._turn = (authorities.keys.index(keypair.public_key), authorities.n) if in_set else None
@@ -133,21 +137,28 @@ class CollationService(NodeExtension):
                 due = self._tick - first_due >= RESUBMIT_AFTER
             else:
                 due = last is None or self._tick - last >= RESUBMIT_AFTER
-            block = chain.block(block_hash)
             if due:
-                receipt, pov = build_candidate(
-                    chain.executive, chain.node_store, self.para_id, anchored.relay_hash, parent, block, self.collator_key
-                )
+                block = chain.block(block_hash)
+                recorded = self._recorded.get(block_hash)
+                if recorded is None:
+                    # The block is in our chain: its signatures were checked when it was built or imported.
+                    verified = frozenset(blake2_256(xt) for xt in block.extrinsics)
+                    recorded = self._recorded[block_hash] = (number, *record_candidate(
+                        chain.executive, chain.node_store, parent, block, verified=verified))
+                _, pov, commitments = recorded
+                receipt = candidate_receipt(self.para_id, anchored.relay_hash, parent, pov, commitments, self.collator_key)
                 if self.malicious is not None:
                     receipt, pov = forge_candidate(self.malicious, chain, parent, block, receipt, pov)
                 await self.relay.submit_candidate(receipt, pov)
                 self._submitted[block_hash] = self._tick
                 self.candidates_submitted += 1
                 sent += 1
-            parent = block.header
+            parent = chain.header(block_hash)  # a block's body is only decoded when it is sent
         for seen in (self._submitted, self._seen):
             for block_hash in [h for h, tick in seen.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
                 del seen[block_hash]
+        for block_hash in [h for h, (number, _, _) in self._recorded.items() if number <= anchored.header.number]:
+            del self._recorded[block_hash]  # anchored (or lost to a block that was)
 
     def _my_turn(self, number: int) -> bool:
         """Whether this collator sends block ``number`` first (every collator does if it is
