@@ -24,7 +24,7 @@ from pathlib import Path
 
 from node.bench_chain import RpcClient, presign_transfers, sr25519_verifications_per_second
 from node.bench_network import percentile
-from node.testnet.control import Network
+from node.testnet.control import Network, TestnetError
 from node.testnet.launcher import launch, prepare
 from node.testnet.spec import parse_spec
 from node.testnet.transfers import send_transfers
@@ -180,9 +180,12 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
         cross = None
         if paras:
             dest = paras[1] if len(paras) > 1 else "relay"
-            report = send_transfers(network, source=paras[0], dest=dest, amount=10**12, signers=["//Ferdie"],
-                                    to_account=None, count=1, timeout_blocks=100, wait_s=60)
-            cross = report["latencyS"]["p50"]
+            try:
+                report = send_transfers(network, source=paras[0], dest=dest, amount=10**12, signers=["//Ferdie"],
+                                        to_account=None, count=1, timeout_blocks=100, wait_s=60)
+                cross = report["latencyS"]["p50"]
+            except TestnetError as e:  # e.g. Ferdie's load transfers still pooled: its nonce is taken
+                print(f"  (no cross-chain probe: {e})", flush=True)
         chains = {}
         for name in paras:
             w = watches[name]
