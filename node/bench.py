@@ -22,6 +22,10 @@ def register(sub) -> None:
 
     register_validation(kinds)
 
+    from node.bench_pipeline import register as register_pipeline
+
+    register_pipeline(kinds)
+
     from node.bench_anchoring import register as register_anchoring
 
     register_anchoring(kinds)

@@ -54,8 +54,15 @@ class RpcClient:
 
     def _post(self, payload):
         body = json.dumps(payload)
-        self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
-        return json.loads(self.conn.getresponse().read())
+        try:
+            self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
+            return json.loads(self.conn.getresponse().read())
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a keep-alive connection left idle (e.g. while transfers are
+            # signed): open a new one and send again.
+            self.conn.close()
+            self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
+            return json.loads(self.conn.getresponse().read())
 
     def call(self, method, params=()):
         self.next_id += 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from node.bench_chain import RpcClient, presign_transfers, sr25519_verifications_per_second
 from node.bench_network import percentile
-from node.testnet.control import Network
+from node.testnet.control import Network, TestnetError
 from node.testnet.launcher import launch, prepare
 from node.testnet.spec import parse_spec
 from node.testnet.transfers import send_transfers
@@ -113,9 +113,13 @@ class ChainWatch:
 
 
 def _is_signed(xt_hex: str) -> bool:
-    from node.primitives.extrinsic import decode_extrinsic
+    """The version byte's signed bit, after the compact length (at most 4 bytes here): the
+    follower shares this process with the submitters, so it decodes no more than that."""
+    from node.primitives.scale import decode_compact
 
-    return decode_extrinsic(bytes.fromhex(xt_hex[2:])).is_signed
+    head = bytes.fromhex(xt_hex[2:12])
+    _, start = decode_compact(head, 0)
+    return bool(head[start] & 0x80)
 
 
 def run_point(point: Point, *, rate: int, seconds: float) -> dict:
@@ -149,12 +153,23 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
         follower.start()
         start = time.monotonic()
         batch = max(1, rate // 4)
-        for i in range(0, int(rate * seconds), batch):  # every parachain at `rate`, in quarter-second batches
-            for name in paras:
+        submitted_at: dict[str, float] = {}
+
+        def submit(name: str) -> None:  # one parachain at `rate`, in quarter-second batches
+            for i in range(0, int(rate * seconds), batch):
                 clients[name].batch("author_submitExtrinsic", [[xt] for xt in signed[name][i:i + batch]])
-            ahead = (i + batch) / rate - (time.monotonic() - start)
-            if ahead > 0:
-                time.sleep(ahead)  # pacing: the offered load is a rate
+                ahead = (i + batch) / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing: the offered load is a rate
+            submitted_at[name] = time.monotonic()
+
+        # A thread per parachain: one chain's slow answers do not hold back the others' load.
+        submitters = [threading.Thread(target=submit, args=(name,), daemon=True) for name in paras]
+        for t in submitters:
+            t.start()
+        for t in submitters:
+            t.join()
+        offered = {name: round(int(rate * seconds) / max(at - start, 1e-9), 1) for name, at in submitted_at.items()}
         time.sleep(3 * point.block_time_ms / 1000 + 2)  # let the last blocks finalize and anchor
         until = time.monotonic()
         stop.set()
@@ -165,9 +180,12 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
         cross = None
         if paras:
             dest = paras[1] if len(paras) > 1 else "relay"
-            report = send_transfers(network, source=paras[0], dest=dest, amount=10**12, signers=["//Ferdie"],
-                                    to_account=None, count=1, timeout_blocks=100, wait_s=60)
-            cross = report["latencyS"]["p50"]
+            try:
+                report = send_transfers(network, source=paras[0], dest=dest, amount=10**12, signers=["//Ferdie"],
+                                        to_account=None, count=1, timeout_blocks=100, wait_s=60)
+                cross = report["latencyS"]["p50"]
+            except TestnetError as e:  # e.g. Ferdie's load transfers still pooled: its nonce is taken
+                print(f"  (no cross-chain probe: {e})", flush=True)
         chains = {}
         for name in paras:
             w = watches[name]
@@ -177,6 +195,7 @@ def run_point(point: Point, *, rate: int, seconds: float) -> dict:
         return {
             "point": point.label, "parachains": point.parachains, "collators": point.collators, "engine": point.engine,
             "blockTimeMs": point.block_time_ms, "offeredTpsPerChain": rate, "readyS": round(ready_s, 1),
+            "submittedTpsPerChain": offered,  # what the client managed to submit (the node answers each batch)
             "aggregateFinalizedTps": round(sum(c["finalizedTps"] for c in chains.values()), 1),
             "aggregateAnchoredTps": round(sum(c["anchoredTps"] for c in chains.values()), 1),
             "chains": chains, "relayFinality": relay.latency("finalized"), "crossChainLatencyS": cross,
@@ -225,7 +244,7 @@ def main(args) -> int:
             print(f"{point.label} at {rate}/s per parachain …", flush=True)
             r = run_point(point, rate=rate, seconds=args.seconds)
             results.append(r)
-            print(f"  finalized {r['aggregateFinalizedTps']}/s, anchored {r['aggregateAnchoredTps']}/s "
+            print(f"  submitted {sum(r['submittedTpsPerChain'].values()):.0f}/s, finalized {r['aggregateFinalizedTps']}/s, anchored {r['aggregateAnchoredTps']}/s "
                   f"({r['aggregateAnchoredTps'] / verify_rate:.3f} of the verify rate); cross-chain {r['crossChainLatencyS']} s; "
                   f"max RSS {max(r['rssMbPerNode'].values())} MB", flush=True)
     write_report(args.out, results, verify_rate)

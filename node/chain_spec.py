@@ -79,6 +79,7 @@ class ChainSpec:
     backing_votes: int | None = None  # relay specs: Valid statements a candidate needs (default f + 1)
     relay: RelayLink | None = None  # parachain specs
     extra_genesis: dict = field(default_factory=dict)  # runtime-specific pallet sections, as given
+    backing_groups: int | None = None  # relay specs: validator groups backing paras in turn (default n // votes)
 
     def genesis_config(self) -> dict:
         """The per-pallet genesis sections the runtime builds state from."""
@@ -106,6 +107,8 @@ class ChainSpec:
             **({"paras": [{"id": p.id, "name": p.name, "runtime": p.runtime, "genesisHead": "0x" + p.genesis_head.hex()} for p in self.paras]} if self.paras else {}),
             **({"relay": {"paraId": self.relay.para_id, "rpc": list(self.relay.rpc),
                           "authorities": ["0x" + a.hex() for a in self.relay.authorities], "chainId": self.relay.chain_id}} if self.relay else {}),
+            **({"backingVotes": self.backing_votes} if self.backing_votes is not None else {}),
+            **({"backingGroups": self.backing_groups} if self.backing_groups is not None else {}),
         }
 
 
@@ -133,7 +136,7 @@ def _account(value, path: str) -> bytes:
 def parse_chain_spec(obj) -> ChainSpec:
     if not isinstance(obj, dict):
         raise ChainSpecError("(top level)", "must be a JSON object")
-    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes", "paras", "relay", "backingVotes"}
+    known = {"name", "id", "chainType", "runtime", "consensus", "properties", "genesis", "bootNodes", "paras", "relay", "backingVotes", "backingGroups"}
     for key in obj:
         if key not in known:
             raise ChainSpecError(key, f"is not a chain spec key (expected one of {', '.join(sorted(known))})")
@@ -186,6 +189,11 @@ def parse_chain_spec(obj) -> ChainSpec:
     if backing_votes is not None and (not isinstance(backing_votes, int) or isinstance(backing_votes, bool)
                                       or not 1 <= backing_votes <= len(authorities)):
         raise ChainSpecError("backingVotes", f"must be between 1 and the {len(authorities)} authorities")
+    backing_groups = obj.get("backingGroups")
+    votes = backing_votes if backing_votes is not None else (len(authorities) - 1) // 3 + 1
+    if backing_groups is not None and (not isinstance(backing_groups, int) or isinstance(backing_groups, bool)
+                                       or not 1 <= backing_groups <= len(authorities) // votes):
+        raise ChainSpecError("backingGroups", f"must be between 1 and {len(authorities) // votes} (groups of at least {votes} validators)")
     if runtime in PARACHAIN_RUNTIMES and relay is None:
         raise ChainSpecError("relay", f"a {runtime} parachain spec names its relay")
     boot = obj.get("bootNodes", [])
@@ -194,7 +202,7 @@ def parse_chain_spec(obj) -> ChainSpec:
     return ChainSpec(
         name, chain_id, chain_type, runtime, ConsensusSpec(engine, block_time, authorities), properties,
         tuple(balances), None if sudo is None else _account(sudo, "genesis.sudo"), tuple(boot),
-        paras, backing_votes, relay, extra,
+        paras, backing_votes, relay, extra, backing_groups,
     )
 
 

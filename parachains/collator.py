@@ -9,8 +9,11 @@ consecutive candidates of one para in one relay block (see `relay.inclusion`).
 Each block this node authors imports the newest finalized relay header and the messages waiting
 for this chain, proven against it (`parachains.inbound`, fetched once per tick).
 
-Collators take turns by block number (block n is first sent by collator n mod N), so the work
-of recording each proof of validity is done once; a block still not anchored `RESUBMIT_AFTER`
+Collators take turns (block n is first sent by the collator after its Aura author, or by collator
+n mod N without an Aura slot), so the work of recording each proof of validity is done once, and
+by a collator that imported the block: its import left the witness the proof is made of without
+executing the block again (`parachains.collation.pov_from_witness`; the author, or any collator
+without a witness, executes it on a recording trie). A block still not anchored `RESUBMIT_AFTER`
 follow ticks after a collator first saw it is sent by every collator (the relay de-duplicates by
 candidate hash), so a crashed collator does not stall the para. The follow loop runs once per parachain block time; a relay that cannot be reached
 or whose answers do not verify is logged and retried on the next tick.
@@ -25,7 +28,10 @@ import trio
 from node.primitives.header import Header
 from node.service.node import NodeExtension
 from node.runtime.overlay import StateOverlay
-from parachains.collation import build_candidate
+from node.consensus.aura import slot_of
+from node.consensus.errors import InvalidPreDigest
+from node.primitives.hashing import blake2_256
+from parachains.collation import candidate_receipt, pov_from_witness, record_candidate
 from parachains.inbound import RelayView, channels_of, fetch_relay_view, relay_data
 from parachains.relay_client import Anchored, RelayError
 
@@ -47,11 +53,17 @@ class CollationService(NodeExtension):
         self.anchored: Anchored | None = None
         self._submitted: dict[bytes, int] = {}  # para block hash -> tick it was last sent
         self._seen: dict[bytes, int] = {}  # para block hash -> tick it was first due (another collator's turn)
+        # para block hash -> (number, PoV, commitments): a resend only needs a new relay parent,
+        # not a second recording of the same block
+        self._recorded: dict[bytes, tuple] = {}
         authorities, keypair = node.config.authorities, node.config.keypair
         in_set = authorities is not None and keypair is not None and keypair.public_key in authorities.keys
         self._turn = (authorities.keys.index(keypair.public_key), authorities.n) if in_set else None
         self._tick = 0
+        if node.chain.witnesses is None:
+            node.chain.witnesses = {}  # what each import read: proofs of validity without re-execution
         self.candidates_submitted = 0
+        self.povs = {"witness": 0, "executed": 0}  # how each recorded proof of validity was made
         self.relay_view: RelayView | None = None  # what the next block imports from the relay
 
     # -- what the node exposes ----------------------------------------------------------------
@@ -128,31 +140,58 @@ class CollationService(NodeExtension):
             if block_hash is None or sent >= MAX_CANDIDATES_PER_TICK:
                 break
             last = self._submitted.get(block_hash)
-            if last is None and not self._my_turn(number):
+            header = chain.header(block_hash)
+            if last is None and not self._my_turn(header):
+                if chain.witnesses:
+                    chain.witnesses.pop(block_hash, None)  # another collator's turn: not worth its memory
                 first_due = self._seen.setdefault(block_hash, self._tick)
                 due = self._tick - first_due >= RESUBMIT_AFTER
             else:
                 due = last is None or self._tick - last >= RESUBMIT_AFTER
-            block = chain.block(block_hash)
             if due:
-                receipt, pov = build_candidate(
-                    chain.executive, chain.node_store, self.para_id, anchored.relay_hash, parent, block, self.collator_key
-                )
+                block = chain.block(block_hash)
+                recorded = self._recorded.get(block_hash)
+                if recorded is None:
+                    recorded = self._recorded[block_hash] = (number, *self._record(chain, parent, block))
+                _, pov, commitments = recorded
+                receipt = candidate_receipt(self.para_id, anchored.relay_hash, parent, pov, commitments, self.collator_key)
                 if self.malicious is not None:
                     receipt, pov = forge_candidate(self.malicious, chain, parent, block, receipt, pov)
                 await self.relay.submit_candidate(receipt, pov)
                 self._submitted[block_hash] = self._tick
                 self.candidates_submitted += 1
                 sent += 1
-            parent = block.header
+            parent = header  # a block's body is only decoded when it is sent
         for seen in (self._submitted, self._seen):
             for block_hash in [h for h, tick in seen.items() if self._tick - tick > 10 * RESUBMIT_AFTER]:
                 del seen[block_hash]
+        for block_hash in [h for h, (number, _, _) in self._recorded.items() if number <= anchored.header.number]:
+            del self._recorded[block_hash]  # anchored (or lost to a block that was)
 
-    def _my_turn(self, number: int) -> bool:
-        """Whether this collator sends block ``number`` first (every collator does if it is
-        not in the authority set it knows)."""
-        return self._turn is None or number % self._turn[1] == self._turn[0]
+    def _record(self, chain, parent: Header, block):
+        """(PoV, commitments) of a block of our chain: from its import witness if we imported
+        it, else by executing it again on a recording trie."""
+        witness = chain.witnesses.pop(block.header.hash, None) if chain.witnesses is not None else None
+        if witness is not None and witness.parent_root == parent.state_root:
+            self.povs["witness"] += 1
+            return pov_from_witness(chain.executive, chain, parent, block, witness)
+        # The block is in our chain: its signatures were checked when it was built or imported.
+        verified = frozenset(blake2_256(xt) for xt in block.extrinsics)
+        self.povs["executed"] += 1
+        return record_candidate(chain.executive, chain.node_store, parent, block, verified=verified)
+
+    def _my_turn(self, header: Header) -> bool:
+        """Whether this collator sends ``header``'s block first: the one after its Aura author
+        (which has no import witness of it), or by number without an Aura slot. Every collator
+        does if it is not in the authority set it knows."""
+        if self._turn is None:
+            return True
+        index, n = self._turn
+        try:
+            turn = (slot_of(header) + 1) % n
+        except InvalidPreDigest:
+            turn = header.number % n
+        return turn == index
 
 
 def forge_candidate(kind: str, chain, parent: Header, block, receipt, pov):

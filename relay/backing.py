@@ -3,8 +3,18 @@ proof of validity, sign statements, share both with the other validators, and ha
 block author the candidates that have enough Valid statements.
 
 Candidates arrive by RPC (`paras_submitCandidate`, from collators) or from other validators
-over the relay network (`ConsensusMessage` with engine id `BACKING_ENGINE_ID`). Each validator
-checks each candidate itself before it signs: a statement means "I re-executed this".
+over the relay network (`ConsensusMessage` with engine id `BACKING_ENGINE_ID`). Only the backing
+group assigned to the candidate's para at its relay parent (`relay.paras`) re-executes it; each
+of them checks it itself before it signs: a statement means "I re-executed this". The other
+validators keep the candidate and collect the group's statements, so whoever authors the next
+relay block can include it; statements from outside the group are not kept.
+
+A candidate that builds on another candidate (consecutive blocks of one para) is judged on top
+of that candidate's committed header, whether or not this validator judged it (it may have been
+another group's): the statement is about a candidate hash that names its parent head, and the
+relay includes it only once that head is the para's, so nothing depends on the parent's
+validity but whether the work is useful. A candidate whose parent is not known yet is judged
+when the best block moves after it is.
 
 The table of candidates is bounded; a candidate leaves it once its para head has moved past
 its parent (it was included, or it lost to another candidate).
@@ -79,10 +89,18 @@ class BackingService(NodeExtension):
     def _chain_id(self, state) -> bytes:
         return self.paras.ChainId.get(state)
 
+    def _group(self, state, receipt: CandidateReceipt) -> range | None:
+        """The validators that may back ``receipt`` (None while its relay parent is unknown here)."""
+        relay_parent = self.node.chain.header(receipt.descriptor.relay_parent)
+        if relay_parent is None:
+            return None
+        return self.paras.backing_group(state, receipt.descriptor.para_id, relay_parent.number)
+
     # -- candidates in ------------------------------------------------------------------------
     def submit(self, receipt: CandidateReceipt, pov: PoV, *, share: bool = True) -> Statement | None:
-        """Take a candidate: validate it, sign, share. Returns our statement (None if this node
-        is not a validator or cannot judge it yet)."""
+        """Take a candidate: validate it if it is our group's, sign, share. Returns our
+        statement (None if this node is not a validator in the candidate's backing group or
+        cannot judge it yet)."""
         h = receipt.hash
         entry = self.table.get(h)
         if entry is not None and entry.verdict is not None:
@@ -95,10 +113,19 @@ class BackingService(NodeExtension):
             entry.pov = entry.pov or pov
         if share:
             self.node.network_broadcast(ConsensusMessage(BACKING_ENGINE_ID, bytes((_CANDIDATE,)) + encode_bytes(receipt.encode()) + encode_bytes(pov.encode())))
+        return self._judge(entry)
+
+    def _judge(self, entry: Entry) -> Statement | None:
+        """Re-execute ``entry``'s candidate and sign the verdict, if it is ours to judge and its
+        parent head is known."""
+        receipt, pov, h = entry.receipt, entry.pov, entry.receipt.hash
         state = self._state()
         index = self._my_index(state)
-        if index is None:
+        if index is None or pov is None:
             return None
+        group = self._group(state, receipt)
+        if group is None or index not in group:
+            return None  # another group's candidate (or a relay parent we have not seen yet)
         parent = self._parent_header(state, receipt)
         if parent is None:
             return None  # builds on a head we do not know (yet): no verdict
@@ -120,8 +147,9 @@ class BackingService(NodeExtension):
         return statement
 
     def _parent_header(self, state, receipt: CandidateReceipt) -> Header | None:
-        """The para head the candidate builds on: the anchored one, or one a candidate we
-        already judged Valid commits to (consecutive blocks of one para)."""
+        """The para head the candidate builds on: the anchored one, or the header another
+        candidate commits to (consecutive blocks of one para) unless that one is known invalid.
+        The header is bound by its hash, which the candidate names."""
         para = receipt.descriptor.para_id
         head = self.paras.head_of(state, para)
         if head is not None and head.head_hash == receipt.descriptor.parent_head_hash:
@@ -129,8 +157,12 @@ class BackingService(NodeExtension):
         for entry in self.table.values():
             c = entry.receipt
             if c.descriptor.para_id == para and c.commitments.head_hash == receipt.descriptor.parent_head_hash:
-                if entry.verdict is not None and entry.verdict.kind == VALID:
+                if any(s.kind == INVALID for s in entry.statements.values()):
+                    continue
+                try:
                     return Header.decode(c.commitments.head_data)
+                except (DecodeError, ValueError):
+                    continue
         return None
 
     def on_message(self, peer: str, message) -> None:
@@ -160,6 +192,10 @@ class BackingService(NodeExtension):
         validators = self.paras.validators(state)
         if validators is None or statement.validator_index >= len(validators.keys):
             return
+        if statement.kind == VALID:
+            group = self._group(state, entry.receipt)
+            if group is not None and statement.validator_index not in group:
+                return  # the relay would refuse it (NotInBackingGroup); not worth a signature check
         key = validators.keys[statement.validator_index]
         unsigned = Statement(statement.kind, statement.candidate_hash, statement.validator_index, statement.reason)
         if validators.verify(key, unsigned.payload(self._chain_id(state)), statement.signature):
@@ -170,7 +206,8 @@ class BackingService(NodeExtension):
         threshold = self.paras.threshold(state)
         backed, invalid = [], []
         for entry in self.table.values():
-            valid = [s for s in entry.statements.values() if s.kind == VALID]
+            group = self._group(state, entry.receipt)
+            valid = [s for s in entry.statements.values() if s.kind == VALID and group is not None and s.validator_index in group]
             bad = [s for s in entry.statements.values() if s.kind == INVALID]
             if len(valid) >= threshold:
                 backed.append(BackedCandidate(entry.receipt, tuple(valid)))
@@ -191,6 +228,9 @@ class BackingService(NodeExtension):
 
     def on_new_best(self) -> None:
         self._prune()
+        for entry in list(self.table.values()):  # candidates whose parent head may be known now
+            if entry.verdict is None and entry.pov is not None and entry.receipt.hash in self.table:
+                self._judge(entry)
 
     def _prune(self, *, force: bool = False) -> None:
         """Drop candidates whose parent head is no longer current or pending."""

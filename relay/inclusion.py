@@ -12,9 +12,10 @@ A backed candidate is included when, in this order:
    System.BlockHash (`UnknownRelayParent`): collators build on their finalized view of the relay,
    which lags the best block by a few blocks;
 4. its statements are VALID (`WrongStatementKind`), about this candidate's hash
-   (`WrongCandidateHash`), by validators in the set (`UnknownValidator`), one per validator
-   (`DuplicateValidator`), at least `Paras.threshold` of them (`InsufficientBacking`), and each is
-   signed by its validator over ``Statement.payload(relay chain id)`` (`BadSignature`);
+   (`WrongCandidateHash`), by validators in the set (`UnknownValidator`) and in the backing group
+   assigned to the para at the relay parent (`NotInBackingGroup`, see `relay.paras`), one per
+   validator (`DuplicateValidator`), at least `Paras.threshold` of them (`InsufficientBacking`),
+   and each is signed by its validator over ``Statement.payload(relay chain id)`` (`BadSignature`);
 5. its head data decodes as a header (`InvalidHeadData`) whose parent is the old head and whose
    number follows it (`HeadNotChildOfParent`);
 6. its outbound messages continue the anchored queues and its processed watermarks move
@@ -37,6 +38,8 @@ Decisions:
   `CandidateInvalid` with the first statement's reason and stores nothing: the candidate's head
   never enters relay state, and honest collators carry on from the anchored head. Reports are
   not deduplicated: one only emits an event, and the author includes each report it has once.
+  Any validator may sign a report (only the backing group re-executes, so in practice it is
+  one of them), as any validator may raise a dispute in Polkadot.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from node.primitives.scale_types import U32, Bool, Bytes, H256, Vec
 from node.runtime.errors import ModuleError
 from node.runtime.overlay import StateOverlay
 from node.runtime.pallet import Constant, Pallet, StorageValue, call, event
-from relay.paras import ParaHead, Paras
+from relay.paras import ParaHead, Paras, assigned_group, group_members
 from relay.router import Routed, Router
 from relay.primitives import INVALID, VALID, BackedCandidate, CandidateReceipt, ParaId, Statement
 from relay.types import BackedCandidateType, InvalidReportType
@@ -119,8 +122,14 @@ class InclusionContext:
 
     validators: AuthoritySet
     threshold: int
-    recent_relay_parents: frozenset[bytes]
+    recent_relay_parents: dict[bytes, int]  # hash -> number of the last MaxRelayParentAge relay blocks
     block_number: int
+    groups: int = 1  # backing groups (`relay.paras`)
+
+    def backing_group(self, para_id: ParaId, relay_parent: bytes) -> range:
+        """The validators that may back ``para_id`` on ``relay_parent`` (a recent relay block)."""
+        number = self.recent_relay_parents[relay_parent]
+        return group_members(self.validators.n, self.groups, assigned_group(para_id, number, self.groups))
 
 
 class ParaInclusion(Pallet):
@@ -156,6 +165,7 @@ class ParaInclusion(Pallet):
         ("EmptyReport", "An invalidity report carries no statement."),
         ("NoValidators", "No validator set is configured."),
         ("AlreadyEntered", "`enter` may run once per block."),
+        ("NotInBackingGroup", "A backing statement comes from a validator outside the group assigned to the para at the relay parent."),
     )
 
     def __init__(self, index: int, system, paras: Paras, router: Router):
@@ -248,8 +258,8 @@ class ParaInclusion(Pallet):
         if validators is None:
             raise self.error("NoValidators")
         first = max(0, block_number - MAX_RELAY_PARENT_AGE)
-        recent = frozenset(h for n in range(first, block_number) if (h := self.system.block_hash(state, n)) is not None)
-        return InclusionContext(validators, self.paras.threshold(state), recent, block_number)
+        recent = {h: n for n in range(first, block_number) if (h := self.system.block_hash(state, n)) is not None}
+        return InclusionContext(validators, self.paras.threshold(state), recent, block_number, self.paras.groups(state))
 
     def apply_backed(self, state, context: InclusionContext, candidate: BackedCandidate) -> Inclusion:
         """Check one backed candidate (rules 1-6), then store its head and anchor its messages.
@@ -265,7 +275,8 @@ class ParaInclusion(Pallet):
         if descriptor.relay_parent not in context.recent_relay_parents:
             raise self.error("UnknownRelayParent")
         candidate_hash = receipt.hash
-        self._verify_statements(context, candidate.statements, candidate_hash, VALID, context.threshold, "InsufficientBacking")
+        group = context.backing_group(descriptor.para_id, descriptor.relay_parent)
+        self._verify_statements(context, candidate.statements, candidate_hash, VALID, context.threshold, "InsufficientBacking", group)
         header = self._child_header(head, receipt.commitments.head_data)
         routed = self.router.include(state, descriptor.para_id, receipt.commitments)
         new_head = self.paras.set_head(state, descriptor.para_id, receipt.commitments.head_data, context.block_number)
@@ -279,7 +290,9 @@ class ParaInclusion(Pallet):
         return statements[0].reason
 
     # -- internals ----------------------------------------------------------------------------
-    def _verify_statements(self, context, statements, candidate_hash: bytes, kind: int, minimum: int, too_few: str) -> None:
+    def _verify_statements(self, context, statements, candidate_hash: bytes, kind: int, minimum: int, too_few: str,
+                           group: range | None = None) -> None:
+        """``group``: the only validators whose statements count (None: any in the set)."""
         validators = context.validators
         seen: set[int] = set()
         for s in statements:  # the cheap checks first, then the signatures
@@ -289,6 +302,8 @@ class ParaInclusion(Pallet):
                 raise self.error("WrongCandidateHash")
             if s.validator_index >= validators.n:
                 raise self.error("UnknownValidator")
+            if group is not None and s.validator_index not in group:
+                raise self.error("NotInBackingGroup")
             if s.validator_index in seen:
                 raise self.error("DuplicateValidator")
             seen.add(s.validator_index)

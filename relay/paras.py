@@ -12,6 +12,18 @@ here. `backing_votes` VALID statements back a candidate. Default: ``f + 1`` wher
 votes that always include an honest validator's, so faulty validators alone never back an invalid
 candidate. Statements sign the relay chain id from genesis, so they count on no other chain.
 
+Backing groups (Polkadot's validator groups): the validators are split into `backing_groups`
+contiguous groups by index (sizes differ by at most one), and a candidate may only be backed by
+the group assigned to its para at its relay parent: group ``(para_id + relay parent number) mod
+groups``, so the assignment rotates every relay block and no group keeps a para. Only that group
+re-executes the candidate; every other validator imports relay blocks without touching PoVs,
+which is what lets the relay's validation work grow with the number of groups, not of paras.
+Every group holds at least `backing_votes` validators, so the threshold — and with it the
+guarantee that an honest validator vouched for the candidate — is unchanged. Default:
+``n // backing_votes`` groups (2 of 2 validators each for 4 validators); 1 group is the whole set.
+A group with a validator down cannot back; its paras wait for the next relay parent that assigns
+them another group (collators resend with their newest relay parent).
+
 Registering and deregistering a para are root calls (the operator, through Sudo). Other pallets
 use the narrow interface below (`head_of`, `set_head`, `validators`, `threshold`), never the
 storage items.
@@ -48,6 +60,21 @@ def code_hash_of(identifier: bytes) -> bytes:
 def default_backing_votes(validators: int) -> int:
     """f + 1: the smallest number of votes that always includes an honest validator's."""
     return (validators - 1) // 3 + 1
+
+
+def default_backing_groups(validators: int, votes: int) -> int:
+    """As many groups as the set holds groups of ``votes`` validators (at least one)."""
+    return max(1, validators // votes)
+
+
+def group_members(validators: int, groups: int, group: int) -> range:
+    """Validator indices of ``group``: contiguous, sizes differing by at most one."""
+    return range(group * validators // groups, (group + 1) * validators // groups)
+
+
+def assigned_group(para_id: int, relay_parent_number: int, groups: int) -> int:
+    """The group that backs ``para_id``'s candidates built on relay block ``relay_parent_number``."""
+    return (para_id + relay_parent_number) % groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +115,7 @@ class Paras(Pallet):
     Validators = StorageValue(Sequence_(ValidatorId), default=[], docs="The validators' ed25519 keys; statements name them by index.")
     BackingThreshold = StorageValue(U32, default=0, docs="VALID statements needed to back a candidate.")
     ChainId = StorageValue(Bytes, default=b"", docs="The relay chain id that statements sign.")
+    BackingGroups = StorageValue(U32, default=1, docs="How many backing groups the validators form (1: all of them back every para).")
 
     # -- events -------------------------------------------------------------------------------
     EVENTS = (
@@ -172,6 +200,18 @@ class Paras(Pallet):
     def threshold(self, state) -> int:
         return self.BackingThreshold.get(state)
 
+    def groups(self, state) -> int:
+        return self.BackingGroups.get(state)
+
+    def backing_group(self, state, para_id: ParaId, relay_parent_number: int) -> range | None:
+        """Indices of the validators that may back ``para_id``'s candidates built on relay block
+        ``relay_parent_number`` (None without a validator set)."""
+        keys = self.Validators.get(state)
+        if not keys:
+            return None
+        groups = self.BackingGroups.get(state)
+        return group_members(len(keys), groups, assigned_group(para_id, relay_parent_number, groups))
+
     # -- internals ----------------------------------------------------------------------------
     def _add(self, state, ids: list[int], para_id: int, info: ParaInfo, genesis_head: bytes) -> ParaHead:
         ids.append(para_id)
@@ -185,7 +225,8 @@ class Paras(Pallet):
         """``{"paras": [{"id": 2000, "name": "demand", "code": b"parawatt-demand-v1" (or
         "code_hash": 32 bytes), "genesis_head": SCALE header bytes}, …],
         "validators": [32-byte ed25519 keys], "backing_votes": f + 1 if absent,
-        "chain_id": the relay chain id statements sign}``. Bytes may also be 0x-hex strings."""
+        "backing_groups": n // backing_votes if absent, "chain_id": the relay chain id statements
+        sign}``. Bytes may also be 0x-hex strings."""
         validators = [_bytes(k, "validator key") for k in config.get("validators", ())]
         chain_id = _bytes(config.get("chain_id", b""), "chain_id")
         if validators:
@@ -194,12 +235,19 @@ class Paras(Pallet):
             except InvalidAuthoritySet as e:
                 raise InvalidParasGenesis(f"validators: {e}") from None
             votes = config.get("backing_votes", default_backing_votes(len(validators)))
-            if not isinstance(votes, int) or not 1 <= votes <= len(validators):
+            if not isinstance(votes, int) or isinstance(votes, bool) or not 1 <= votes <= len(validators):
                 raise InvalidParasGenesis(f"backing_votes must be 1..{len(validators)}, not {votes!r}")
+            groups = config.get("backing_groups", default_backing_groups(len(validators), votes))
+            most = len(validators) // votes  # every group must hold `votes` validators
+            if not isinstance(groups, int) or isinstance(groups, bool) or not 1 <= groups <= most:
+                raise InvalidParasGenesis(f"backing_groups must be 1..{most} (groups of at least {votes} validators), not {groups!r}")
             self.Validators.set(state, validators)
             self.BackingThreshold.set(state, votes)
-        elif "backing_votes" in config:
-            raise InvalidParasGenesis("backing_votes needs validators")
+            self.BackingGroups.set(state, groups)
+        else:
+            for key in ("backing_votes", "backing_groups"):
+                if key in config:
+                    raise InvalidParasGenesis(f"{key} needs validators")
         self.ChainId.set(state, chain_id)
         ids: list[int] = []
         for entry in config.get("paras", ()):

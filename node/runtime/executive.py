@@ -67,6 +67,14 @@ class ApplyOutcome:
     fee: int
 
 
+def _dispatch_info(info) -> dict:
+    return {
+        "weight": {"ref_time": info.weight + EXTRINSIC_BASE_WEIGHT, "proof_size": 0},
+        "class": info.dispatch_class,
+        "pays_fee": "Yes" if info.pays_fee else "No",
+    }
+
+
 def nonce_tag(account: bytes, nonce: int) -> bytes:
     return account + nonce.to_bytes(4, "little")
 
@@ -77,6 +85,9 @@ class Executive:
         self.genesis_hash = genesis_hash
         self.system = runtime.pallet("System")
         self.payment = runtime.pallet("TransactionPayment")
+        # (weight, class, pays fee) -> the encoded ExtrinsicSuccess event: one per kind of call,
+        # encoded once instead of once per extrinsic (a nested DispatchInfo is slow to encode).
+        self._success_events: dict[tuple, bytes] = {}
 
     # -- decoding -----------------------------------------------------------------------------
     def check_format(self, xt: UncheckedExtrinsic) -> CheckedExtrinsic:
@@ -231,15 +242,17 @@ class Executive:
             raise InherentFailed(f"inherent failed: {error}")
         if xt.signer is not None:
             self.payment.note_paid(ctx, xt.signer, valid.fee, xt.tip)
-        dispatch_info = {
-            "weight": {"ref_time": checked.info.weight + EXTRINSIC_BASE_WEIGHT, "proof_size": 0},
-            "class": checked.info.dispatch_class,
-            "pays_fee": "Yes" if checked.info.pays_fee else "No",
-        }
+        info = checked.info
         if error is None:
-            self.system.deposit_event(ctx, "ExtrinsicSuccess", {"dispatch_info": dispatch_info})
+            key = (info.weight, info.dispatch_class, info.pays_fee)
+            event = self._success_events.get(key)
+            if event is None:
+                if len(self._success_events) >= 1024:
+                    self._success_events.clear()
+                event = self._success_events[key] = self.system.encode_event("ExtrinsicSuccess", {"dispatch_info": _dispatch_info(info)})
+            ctx.deposit_event(event)
         else:
-            self.system.deposit_event(ctx, "ExtrinsicFailed", {"dispatch_error": error.value, "dispatch_info": dispatch_info})
+            self.system.deposit_event(ctx, "ExtrinsicFailed", {"dispatch_error": error.value, "dispatch_info": _dispatch_info(info)})
         return ApplyOutcome(error is None, error, valid.fee)
 
     def finalize_block(self, ctx: ExecutionContext, extrinsic_count: int) -> None:

@@ -273,6 +273,12 @@ class Pallet:
         variant, encode_fields = self._event_codecs[name]
         ctx.deposit_event(self._index_byte + variant + encode_fields(fields))
 
+    def encode_event(self, name: str, fields: dict | None = None) -> bytes:
+        """Event ``name`` as `deposit_event` records it (a RuntimeEvent), for callers that
+        deposit the same event many times (`ExecutionContext.deposit_event`)."""
+        variant, encode_fields = self._event_codecs[name]
+        return self._index_byte + variant + encode_fields(fields)
+
     # -- declarations the runtime reads -------------------------------------------------------
 
     def constants(self) -> list[Constant]:

@@ -69,6 +69,23 @@ class BuiltBlock:
     events: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class BlockWitness:
+    """What importing a block used of its parent's state: the keys its execution read from the
+    parent state (reads its own writes answered are not among them), the trie nodes computing
+    its state root loaded, and its storage changes. Exactly what a stateless re-execution of the
+    block needs, so a parachain collator makes the block's proof of validity from it without
+    executing the block again (`parachains.collation.pov_from_witness`)."""
+
+    parent_root: bytes
+    reads: frozenset[bytes]
+    touched: frozenset[bytes]  # hashes of trie nodes (and value nodes) apply_changes loaded
+    changes: dict
+
+
+MAX_WITNESSES = 32  # imported blocks whose witness is kept (oldest dropped first; ~1 MB each at 1,000 transactions)
+
+
 @dataclass
 class ImportResult:
     hash: bytes
@@ -128,6 +145,9 @@ class Chain:
         self.best = self._header_or_fail(db.meta("best"))
         self.finalized = self._header_or_fail(db.meta("finalized"))
         self.executive = Executive(runtime, self.genesis_hash)
+        # Block hash -> BlockWitness of each imported block, kept while not None (parachain
+        # collators turn it on; whoever uses a witness removes it).
+        self.witnesses: dict[bytes, BlockWitness] | None = None
 
     # -- genesis ------------------------------------------------------------------------------
     def _init_genesis(self, config: dict) -> None:
@@ -145,9 +165,10 @@ class Chain:
         self.db.commit(batch)
 
     # -- reads --------------------------------------------------------------------------------
-    def state_trie(self, root: bytes) -> Trie:
-        """The trie at ``root``, sharing one decoded-node cache (nodes are content-addressed)."""
-        return Trie(self.node_store, root, self._trie_cache)
+    def state_trie(self, root: bytes, touched: set | None = None) -> Trie:
+        """The trie at ``root``, sharing one decoded-node cache (nodes are content-addressed);
+        ``touched`` collects the stored nodes it reaches (`Trie`)."""
+        return Trie(self.node_store, root, self._trie_cache, touched)
 
     def _header_or_fail(self, block_hash: bytes | None) -> Header:
         header = self.header(block_hash) if block_hash else None
@@ -199,10 +220,17 @@ class Chain:
         return found is not None and found.hash == ancestor.hash
 
     # -- executing ----------------------------------------------------------------------------
-    def _parent_state(self, parent: Header) -> StateOverlay:
-        if parent.hash == self.best.hash:
-            return StateOverlay(self.db.state)
-        return StateOverlay(self.state_trie(parent.state_root).get)
+    def _parent_state(self, parent: Header, reads: set | None = None) -> StateOverlay:
+        """An overlay on ``parent``'s state; ``reads`` (if given) collects every key it reads
+        from that state."""
+        read = self.db.state if parent.hash == self.best.hash else self.state_trie(parent.state_root).get
+        if reads is not None:
+            inner, note = read, reads.add
+
+            def read(key: bytes) -> bytes | None:
+                note(key)
+                return inner(key)
+        return StateOverlay(read)
 
     def build_block(
         self,
@@ -291,16 +319,23 @@ class Chain:
             raise InvalidBlock(f"block number {header.number} does not follow its parent's {parent.number}")
         if header.number <= self.finalized.number or not self.is_descendant(parent, self.finalized):
             raise StaleBlock("the block is not on the finalized chain")
-        overlay = self._parent_state(parent)
+        witness = self.witnesses is not None
+        reads, touched = (set(), set()) if witness else (None, None)
+        overlay = self._parent_state(parent, reads)
         try:
             check_extrinsics_root(block)
             execute_block(self.executive, overlay, block, verified=verified)
         except BlockExecutionError as e:
             raise InvalidBlock(str(e)) from None
-        update = self.state_trie(parent.state_root).apply_changes(overlay.changes)
+        update = self.state_trie(parent.state_root, touched).apply_changes(overlay.changes)
         if update.root != header.state_root:
             raise InvalidBlock(f"state root mismatch: header has 0x{header.state_root.hex()}, execution gives 0x{update.root.hex()}")
-        return self._commit(block, overlay.changes, update.new_nodes, justification)
+        result = self._commit(block, overlay.changes, update.new_nodes, justification)
+        if witness and self.witnesses is not None:
+            self.witnesses[header.hash] = BlockWitness(parent.state_root, frozenset(reads), frozenset(touched), overlay.changes)
+            while len(self.witnesses) > MAX_WITNESSES:
+                del self.witnesses[next(iter(self.witnesses))]
+        return result
 
     # -- committing ---------------------------------------------------------------------------
     def _commit(self, block: Block, changes: dict, new_nodes: dict, justification: bytes | None) -> ImportResult:

@@ -59,6 +59,8 @@ def genesis_config_for(spec: ChainSpec) -> dict:
         }
         if spec.backing_votes is not None:
             genesis["Paras"]["backing_votes"] = spec.backing_votes
+        if spec.backing_groups is not None:
+            genesis["Paras"]["backing_groups"] = spec.backing_groups
     if spec.relay is not None:  # a parachain verifies the relay headers it imports against these
         genesis["ParachainSystem"] = {"relay_authorities": list(spec.relay.authorities), "relay_chain_id": spec.relay.chain_id.encode()}
     return genesis

@@ -29,16 +29,21 @@ _CACHE_LIMIT = 65_536
 
 
 class Trie:
-    __slots__ = ("store", "root", "_cache")
+    __slots__ = ("store", "root", "_cache", "_touched")
 
-    def __init__(self, store: NodeStore, root: bytes = EMPTY_ROOT, cache: dict | None = None) -> None:
+    def __init__(self, store: NodeStore, root: bytes = EMPTY_ROOT, cache: dict | None = None,
+                 touched: set | None = None) -> None:
         """``cache`` (decoded nodes by hash) may be shared by tries over the same store: nodes
-        are content-addressed, so one cache serves every root."""
+        are content-addressed, so one cache serves every root. ``touched``, if given, collects
+        the hash of every stored node (and value node) this trie reaches, cached or not: the
+        same set a `RecordingStore` under a cache-less trie would record, without the store
+        reads and decoding."""
         if type(root) is not bytes or len(root) != HASH_LEN:
             raise ValueError("a trie root is a 32-byte hash")
         self.store = store
         self.root = root
         self._cache: dict[bytes, Leaf | Branch] = {} if cache is None else cache
+        self._touched = touched
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -140,6 +145,8 @@ class Trie:
 
     def _load(self, ref: bytes) -> Leaf | Branch:
         """The node a child reference (or the root hash) points to."""
+        if self._touched is not None and len(ref) == HASH_LEN:
+            self._touched.add(ref)
         cached = self._cache.get(ref)
         if cached is not None:
             return cached
@@ -159,6 +166,8 @@ class Trie:
         return node
 
     def _value(self, value_hash: bytes) -> bytes:
+        if self._touched is not None:
+            self._touched.add(value_hash)
         value = self.store.get(value_hash)
         if value is None:
             raise MissingTrieNode(value_hash)

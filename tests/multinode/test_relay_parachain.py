@@ -21,6 +21,25 @@ async def test_parachain_blocks_are_included_and_anchored(tmp_path, autojump_clo
         nursery.cancel_scope.cancel()
 
 
+async def test_each_candidate_is_recorded_from_an_import_and_judged_by_its_backing_group_only(tmp_path, autojump_clock):
+    from relay.backing import BackingService
+
+    net = RelayAndPara(tmp_path)
+    async with trio.open_nursery() as nursery:
+        await net.start(nursery)
+        _, collation = net.collator(0)
+        await net.para.wait_until(lambda: collation.anchored_number() >= 8, timeout_s=120)
+        collations = [net.collator(i)[1] for i in range(2)]
+        # The collator after each block's author sends it, from the witness its import left.
+        assert sum(c.povs["witness"] for c in collations) >= 6
+        assert sum(c.povs["executed"] for c in collations) <= 2  # only around start-up
+        # 4 validators in 2 groups: each candidate re-executed by 2 of them, not 4.
+        backings = [next(e for e in n.extensions if isinstance(e, BackingService)) for n in net.relay_nodes]
+        judged = sum(b.verdicts["valid"] + b.verdicts["invalid"] for b in backings)
+        assert 0 < judged <= 2 * sum(c.candidates_submitted for c in collations)
+        nursery.cancel_scope.cancel()
+
+
 import pytest
 
 

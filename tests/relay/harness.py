@@ -42,8 +42,11 @@ def child_header(parent: Header, salt: bytes = b"") -> Header:
 
 
 class RelayHarness:
-    def __init__(self, *, validators: int = 4, backing_votes: int | None = None, genesis: dict | None = None):
-        """``genesis`` adds or replaces genesis sections (Router channels, more balances, …)."""
+    def __init__(self, *, validators: int = 4, backing_votes: int | None = None, backing_groups: int | None = 1,
+                 genesis: dict | None = None):
+        """``genesis`` adds or replaces genesis sections (Router channels, more balances, …).
+        One backing group (every validator backs every para) unless a test is about groups;
+        ``backing_groups=None`` takes the genesis default."""
         self.runtime = build_relay_runtime()
         self.validators = [dev_keypair(f"Validator{i}", ED25519) for i in range(validators)]
         self.alice, self.bob = dev_keypair("Alice"), dev_keypair("Bob")
@@ -57,6 +60,8 @@ class RelayHarness:
         }
         if backing_votes is not None:
             paras["backing_votes"] = backing_votes
+        if backing_groups is not None:
+            paras["backing_groups"] = backing_groups
         self.state: dict[bytes, bytes] = self.runtime.build_genesis({
             "Balances": {"balances": [(k.public_key, ENDOWMENT) for k in (self.alice, self.bob)]},
             "Sudo": {"key": self.alice.public_key},

@@ -144,6 +144,11 @@ def test_genesis_accepts_hex_strings_and_a_code_hash():
         ({"validators": [b"\x01" * 32, b"\x01" * 32]}, "twice"),
         ({"validators": [b"\x01" * 31]}, "32 bytes"),
         ({"validators": [], "backing_votes": 2}, "needs validators"),
+        ({"backing_groups": 0}, "backing_groups"),
+        ({"backing_groups": 3}, "backing_groups"),  # 4 validators, 2 votes: at most 2 groups
+        ({"backing_votes": 3, "backing_groups": 2}, "backing_groups"),
+        ({"backing_groups": True}, "backing_groups"),
+        ({"validators": [], "backing_groups": 1}, "needs validators"),
         ({"paras": [{"id": 2000, "code": b"c", "genesis_head": b"junk"}]}, "not a SCALE header"),
         ({"paras": [{"id": 2000, "genesis_head": genesis_header("d").encode()}]}, "code or code_hash"),
         ({"paras": [{"id": -1, "code": b"c", "genesis_head": genesis_header("d").encode()}]}, "u32"),

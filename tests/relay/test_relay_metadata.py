@@ -73,7 +73,7 @@ def test_relay_runtime_identity():
 def test_paras_storage_and_inclusion_constant_are_declared(client):
     _, _, metadata = client
     entries = {e["name"]: e for e in pallet(metadata, "Paras")["storage"]["entries"]}
-    assert set(entries) == {"Parachains", "Info", "Heads", "Validators", "BackingThreshold", "ChainId"}
+    assert set(entries) == {"Parachains", "Info", "Heads", "Validators", "BackingThreshold", "ChainId", "BackingGroups"}
     assert entries["Heads"]["type"]["Map"]["hashers"] == ["Twox64Concat"]
     (constant,) = pallet(metadata, "ParaInclusion")["constants"]
     assert constant["name"] == "MaxRelayParentAge"

@@ -29,6 +29,9 @@ def test_valid_spec_round_trips():
     assert parsed.consensus.engine == "aura" and len(parsed.consensus.authorities) == 2
     assert parsed.balances == ((ALICE.public_key, 10**18),) and parsed.sudo == ALICE.public_key
     assert parse_chain_spec(parsed.to_json()) == parsed
+    grouped = parse_chain_spec(spec(backingVotes=1, backingGroups=2))
+    assert (grouped.backing_votes, grouped.backing_groups) == (1, 2)
+    assert parse_chain_spec(grouped.to_json()) == grouped
 
 
 @pytest.mark.parametrize(
@@ -50,6 +53,10 @@ def test_valid_spec_round_trips():
         ({"genesis": {"balances": [ALICE.ss58_address]}}, "genesis.balances[0]", "[account, amount]"),
         ({"bootNodes": ["nohostport"]}, "bootNodes", "host:port"),
         ({"extra": 1}, "extra", "not a chain spec key"),
+        ({"backingGroups": 0}, "backingGroups", "between 1 and 2"),
+        ({"backingGroups": 3}, "backingGroups", "groups of at least 1"),  # 2 authorities, f + 1 = 1 vote
+        ({"backingVotes": 2, "backingGroups": 2}, "backingGroups", "between 1 and 1"),
+        ({"backingGroups": True}, "backingGroups", "between"),
     ],
 )
 def test_malformed_spec_names_the_key_and_the_problem(overrides, path, problem):

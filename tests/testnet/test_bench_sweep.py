@@ -23,3 +23,12 @@ def test_plain_bench_runs_the_sweep_and_subcommands_still_parse():
     args = parser.parse_args(["bench", "--quick", "--out", "r"])
     assert args.func.__module__ == "node.bench_sweep" and args.quick and str(args.out) == "r"
     assert parser.parse_args(["bench", "transfers", "--transfers", "10"]).transfers == 10
+
+
+def test_pipeline_bench_costs_every_stage_and_the_witness_pov_is_the_cheap_one():
+    from node.bench_pipeline import STAGES, measure
+
+    per_tx = measure(blocks=1, transfers=30)
+    assert set(per_tx) == set(STAGES) and all(v > 0 for v in per_tx.values())
+    assert per_tx["pov"] < per_tx["pov_by_execution"]
+    assert build_parser().parse_args(["bench", "pipeline", "--blocks", "2"]).blocks == 2
