@@ -57,7 +57,7 @@ def prepare(run_dir: Path, spec: TestnetSpec, *, fresh: bool = False, hosts: boo
     chains = prepare_multichain(run_dir, validators=relay.validators, relay_engine=relay.consensus, block_time_ms=relay.block_time_ms,
                                 plans=[p.plan() for p in spec.parachains],
                                 channels=None if spec.channels is None else list(spec.channels), accounts=list(spec.accounts),
-                                market=spec.market, aggregators=spec.aggregators,
+                                market=spec.market, aggregators=spec.aggregators, backing_groups=relay.backing_groups,
                                 hosts=None if hostnet is None else {name: n.address for name, n in hostnet.nodes.items()})
     nodes, chain_info = [], {}
     for chain_name, chain in chains.items():

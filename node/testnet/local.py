@@ -252,7 +252,7 @@ def prepare_multichain(
     relay_engine: str = "aura", para_engine: str = "aura", block_time_ms: int = 1000, para_block_time_ms: int | None = None,
     plans: list[ParaPlan] | None = None, channels: list[ChannelPlan] | None = None,
     accounts: list[AccountPlan] | None = None, hosts: dict[str, str] | None = None,
-    market=None, aggregators: tuple = (),
+    market=None, aggregators: tuple = (), backing_groups: int | None = None,
 ) -> dict[str, ChainLayout]:
     """A relay with ``validators`` and each para with ``collators``: one CA, keys for every node,
     every chain spec (the relay's carrying the paras' genesis heads), free ports. ``plans`` (from a
@@ -330,6 +330,8 @@ def prepare_multichain(
         "genesis": {"balances": balances + sovereign, "sudo": sudo, "Router": {"channels": channels}},
         "paras": para_entries,
     }
+    if backing_groups is not None:
+        relay_spec["backingGroups"] = backing_groups
     if market is not None:
         relay_spec["genesis"]["Market"] = market.relay_genesis(tuple(aggregators))
     elif any(a.credit is not None for a in aggregators):

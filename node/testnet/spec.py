@@ -43,6 +43,7 @@ class RelaySpec:
     validators: int
     consensus: str
     block_time_ms: int
+    backing_groups: int | None = None  # None: the relay's default (validators // backing votes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +100,16 @@ def _choice(obj: dict, key: str, path: str, default: str | None, choices: tuple[
 
 
 def _relay(obj: dict) -> RelaySpec:
-    _no_unknown(obj, "relaychain", ("validators", "consensus", "block_time_ms"))
+    _no_unknown(obj, "relaychain", ("validators", "consensus", "block_time_ms", "backing_groups"))
+    validators = spec_int(obj, "validators", "relaychain", 4, 1, 64)
+    groups = None
+    if "backing_groups" in obj:  # groups of at least f + 1 validators (the backing threshold)
+        groups = spec_int(obj, "backing_groups", "relaychain", None, 1, max(1, validators // ((validators - 1) // 3 + 1)))
     return RelaySpec(
-        spec_int(obj, "validators", "relaychain", 4, 1, 64),
+        validators,
         _choice(obj, "consensus", "relaychain", "aura", ENGINES),
         spec_int(obj, "block_time_ms", "relaychain", 1000, 50, 600_000),
+        groups,
     )
 
 

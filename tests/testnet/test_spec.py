@@ -1,5 +1,6 @@
 """The testnet spec (TOML): the default parses, and every bad spec names the key and the problem."""
 
+import json
 import pytest
 
 from node.testnet.cli import DEFAULT_SPEC
@@ -32,6 +33,8 @@ def test_omitted_keys_take_defaults_and_parachains_inherit_the_relay_block_time(
     ('[relaychain]\nconsensus = "babe"\n' + PARA, "relaychain.consensus", "must be one of aura, bft"),
     ("[relaychain]\nblock_time_ms = 10\n" + PARA, "relaychain.block_time_ms", "between 50 and 600000"),
     ("[relaychain]\nnodes = 3\n" + PARA, "relaychain.nodes", "unknown key"),
+    ("[relaychain]\nbacking_groups = 3\n" + PARA, "relaychain.backing_groups", "between 1 and 2"),
+    ("[relaychain]\nbacking_groups = 0\n" + PARA, "relaychain.backing_groups", "between 1 and 2"),
     ("relaychain = 4\n" + PARA, "relaychain", "must be a table"),
     ("[relaychain]\n", "parachains", "at least one parachain"),
     ("parachains = 3\n", "parachains", "at least one parachain"),
@@ -84,3 +87,12 @@ def test_channels_and_accounts_parse_and_reach_genesis(tmp_path):
 def test_unreadable_spec_file_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "missing.toml")
+
+
+def test_backing_groups_reach_the_relay_spec(tmp_path):
+    from node.testnet.launcher import prepare
+
+    spec = parse_spec("[relaychain]\nbacking_groups = 1\n" + TWO)
+    assert spec.relay.backing_groups == 1 and parse_spec(TWO).relay.backing_groups is None
+    prepare(tmp_path / "run", spec)
+    assert json.loads((tmp_path / "run" / "relay.json").read_text())["backingGroups"] == 1
