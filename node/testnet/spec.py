@@ -4,7 +4,7 @@
     validators = 4                    id = 2000
     consensus = "aura"                name = "demand"
     block_time_ms = 1000              runtime = "demand"
-                                      collators = 2
+    backing_groups = 2  # optional    collators = 2
     [settings]                        consensus = "aura"
     ready_timeout_s = 60              block_time_ms = 1000
 
