@@ -164,3 +164,17 @@ class MultiChain:
             report[kind] = (balances.free_balance(relay_state, sovereign_account(PARA_IDS[kind])), backed)
         report["transit"] = balances.free_balance(relay_state, TRANSIT_ACCOUNT)
         return report
+
+
+def submit_everywhere(nodes, data: bytes) -> None:
+    """Hand a signed extrinsic to every live node of its chain; a node that knows it already, or
+    cannot take it on its best block yet, is skipped (the caller resubmits until it is final)."""
+    from node.primitives.scale import DecodeError
+    from node.runtime.errors import TransactionValidityError
+    from node.service.txpool import PoolError
+
+    for node in nodes:
+        try:
+            node.submit(data)
+        except (PoolError, TransactionValidityError, DecodeError):
+            pass

@@ -47,15 +47,12 @@ from node.pallets.transaction_payment import TransactionPayment
 from node.primitives.era import IMMORTAL
 from node.primitives.extrinsic import decode_extrinsic, sign_extrinsic
 from node.primitives.keys import dev_keypair
-from node.primitives.scale import DecodeError
 from node.primitives.scale_types import Sequence_
-from node.runtime.errors import TransactionValidityError
 from node.runtime.overlay import StateOverlay
-from node.service.txpool import PoolError
 from parachains.periods import PeriodConfig
 from relay.market import APPLIED, COMMITTED, GRID_ACCOUNT, MARKET_ACCOUNT, OPEN, PENDING, REFUNDED, SENT
 from tests.multinode.harness import virtual_clock_ms
-from tests.multinode.multichain import PARA_IDS, MultiChain
+from tests.multinode.multichain import PARA_IDS, MultiChain, submit_everywhere
 from tests.xchain.test_transfer_property import POLL_S, SupplyChecker, wait_until
 
 G = 10**9  # prices in planck per kWh
@@ -150,11 +147,7 @@ class Users:
             nodes = self.system.live_nodes(p.chain)
             if not nodes or p.nonce < self.finalized_nonce(p.chain, p.signer):
                 continue
-            for node in nodes:
-                try:
-                    node.submit(p.data)
-                except (PoolError, TransactionValidityError, DecodeError):
-                    pass  # known already, or not valid on this node's best block yet
+            submit_everywhere(nodes, p.data)
 
     async def run(self) -> None:
         while True:

@@ -36,12 +36,9 @@ from node.pallets.transaction_payment import TransactionPayment
 from node.primitives.era import IMMORTAL
 from node.primitives.extrinsic import decode_extrinsic, sign_extrinsic
 from node.primitives.keys import DEV_ACCOUNT_NAMES, dev_keypair
-from node.primitives.scale import DecodeError
-from node.runtime.errors import TransactionValidityError
 from node.runtime.overlay import StateOverlay
-from node.service.txpool import PoolError
 from relay.xtransfers import DELIVERED, REFUNDED, STATUS_NAMES, TRANSIT_ACCOUNT, sovereign_account
-from tests.multinode.multichain import PARA_IDS, MultiChain
+from tests.multinode.multichain import PARA_IDS, MultiChain, submit_everywhere
 
 CHAINS = ("relay", "demand", "dg", "storage")
 CHAIN_ID = {"relay": 0, **PARA_IDS}
@@ -187,11 +184,7 @@ class Wallet:
                     done[s] = max(done.get(s, 0), system_pallet.account(StateOverlay(view.get), DEV[s]).nonce)
             pending[:] = [p for p in pending if p.nonce >= done[p.signer]]
             for p in pending:
-                for node in nodes:
-                    try:
-                        node.submit(p.data)
-                    except (PoolError, TransactionValidityError, DecodeError):
-                        pass  # known already, or not valid on this node's best block yet
+                submit_everywhere(nodes, p.data)
 
     async def run(self) -> None:
         while True:
