@@ -169,3 +169,13 @@ def test_a_client_gives_up_on_a_node_that_holds_its_socket_but_answers_nothing(m
     with pytest.raises(CaseRefused, match="no node of dg answers"):
         market_case._client(chain)
     silent.close()
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"agg": []}'])
+def test_a_run_folder_without_a_readable_aggregator_list_is_a_clear_error(tmp_path, content):
+    from node.testnet.market_case import load_aggregators
+
+    if content is not None:
+        (tmp_path / "market.json").write_text(content)
+    with pytest.raises(CaseRefused, match="no aggregators for this testnet"):
+        load_aggregators(tmp_path)
