@@ -167,7 +167,7 @@ def test_a_case_through_the_on_chain_market_settles_the_offline_auctions_trades(
     # that wait for them) apply when it returns, the trades are still the offline auction's
     scenario = tmp_path / "buyer-chain-down.txt"
     scenario.write_text("market case case.json is placed\nkill demand-collator-0\nkill demand-collator-1\n"
-                        "market case case.json is committed within 90 seconds\nsleep 5\n"
+                        "market case case.json is committed within 90 seconds\nrelay: finalized height grows by 3 within 60 seconds\n"
                         "restart demand-collator-0\nrestart demand-collator-1\n"
                         "market case case.json settles within 120 seconds\nmarket trades are all settled within 60 seconds\n"
                         "supply is backed\nvalidator-0: metric parawatt_market_trades_committed is at least 6 within 30 seconds\n"
